@@ -1,0 +1,313 @@
+"""The CRF layer against brute force over every tag path."""
+import itertools
+
+import numpy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from thinc.api import NumpyOps
+
+from spacy_crf_ner.layers.crf import (
+    CRFPosteriors,
+    build_crf,
+    constrained_scores,
+    crf_decode,
+    crf_loss,
+    log_forward_backward,
+    log_viterbi,
+    set_crf_tags,
+)
+from spacy_crf_ner.schemes import allowed_transitions, tag_names, tags_to_spans
+
+NEG_INF = -numpy.inf
+
+
+def make_crf(scheme, labels, seed=0, scale=1.0):
+    tags = tag_names(scheme, labels)
+    model = build_crf(scheme)
+    set_crf_tags(model, tags, scheme)
+    model.initialize()
+    rng = numpy.random.default_rng(seed)
+    K = len(tags)
+    model.set_param("transitions", (rng.normal(size=(K, K)) * scale).astype("float32"))
+    model.set_param("start", (rng.normal(size=(K,)) * scale).astype("float32"))
+    model.set_param("end", (rng.normal(size=(K,)) * scale).astype("float32"))
+    return model, tags
+
+
+def path_score(x, path, trans, start, end):
+    s = start[path[0]] + end[path[-1]] + sum(x[t, k] for t, k in enumerate(path))
+    return s + sum(trans[a, b] for a, b in zip(path, path[1:]))
+
+
+def all_paths(x, model, allowed=None):
+    trans, start, end = (numpy.asarray(a) for a in constrained_scores(model))
+    T, K = x.shape
+    out = []
+    for path in itertools.product(range(K), repeat=T):
+        if allowed is not None and not all(allowed[t, k] for t, k in enumerate(path)):
+            continue
+        out.append((path, path_score(x, path, trans, start, end)))
+    return out
+
+
+def brute_log_z(x, model, allowed=None):
+    scores = numpy.array([s for _, s in all_paths(x, model, allowed)])
+    finite = scores[numpy.isfinite(scores)]
+    if not len(finite):
+        return NEG_INF
+    m = finite.max()
+    return m + numpy.log(numpy.exp(finite - m).sum())
+
+
+def brute_marginals(x, model):
+    T, K = x.shape
+    lz = brute_log_z(x, model)
+    marg = numpy.zeros((T, K))
+    for path, s in all_paths(x, model):
+        if numpy.isfinite(s):
+            p = numpy.exp(s - lz)
+            for t, k in enumerate(path):
+                marg[t, k] += p
+    return marg
+
+
+SCHEMES = [("BIO", ["PER", "LOC"]), ("BILUO", ["PER"]), ("tags", ["A", "B", "C"])]
+
+
+@pytest.mark.parametrize("scheme,labels", SCHEMES)
+@pytest.mark.parametrize("T", [1, 2, 4])
+def test_loss_matches_brute_force(scheme, labels, T):
+    model, tags = make_crf(scheme, labels)
+    K = len(tags)
+    rng = numpy.random.default_rng(T)
+    x = rng.normal(size=(T, K)).astype("float32")
+    # pick a gold path with finite score
+    paths = [p for p, s in all_paths(x, model) if numpy.isfinite(s)]
+    gold = numpy.asarray(paths[rng.integers(len(paths))])
+    loss, d_x = crf_loss(model, [x], [gold])
+    trans, start, end = (numpy.asarray(a) for a in constrained_scores(model))
+    expected = brute_log_z(x, model) - path_score(x, gold, trans, start, end)
+    assert loss == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    # gradient: marginals minus one-hot gold
+    want = brute_marginals(x, model)
+    want[numpy.arange(T), gold] -= 1.0
+    numpy.testing.assert_allclose(d_x[0], want, atol=1e-5)
+
+
+@pytest.mark.parametrize("scheme,labels", SCHEMES)
+def test_param_gradients_match_finite_differences(scheme, labels):
+    model, tags = make_crf(scheme, labels, seed=3)
+    K = len(tags)
+    rng = numpy.random.default_rng(5)
+    xs = [rng.normal(size=(T, K)).astype("float32") for T in (3, 1, 4)]
+    golds = [crf_decode(model, [x])[0] for x in xs]
+    golds[2] = golds[2].copy()
+    golds[2][1] = -1  # one missing tag: partial annotation
+    model.finish_update  # noqa: B018 - params exist
+    crf_loss(model, xs, golds)
+    for name in ("transitions", "start", "end"):
+        grad = model.get_grad(name).copy()
+        param = model.get_param(name).astype("float64")
+        mask = {"transitions": 0, "start": 1, "end": 2}[name]
+        allowed = allowed_transitions(scheme, tags)[mask]
+        num = numpy.zeros_like(param)
+        eps = 1e-3
+        for idx in numpy.ndindex(param.shape):
+            if not allowed[idx]:
+                continue
+            vals = []
+            for sign in (1, -1):
+                p = param.copy()
+                p[idx] += sign * eps
+                model.set_param(name, p.astype("float32"))
+                vals.append(crf_loss(model, xs, golds, accumulate=False)[0])
+            num[idx] = (vals[0] - vals[1]) / (2 * eps)
+            model.set_param(name, param.astype("float32"))
+        numpy.testing.assert_allclose(grad, num, atol=2e-2)
+        # forbidden transitions get no gradient
+        assert numpy.all(grad[~allowed] == 0)
+
+
+@pytest.mark.parametrize("scheme,labels", SCHEMES)
+def test_partial_annotation_sums_over_missing_tags(scheme, labels):
+    model, tags = make_crf(scheme, labels, seed=1)
+    K = len(tags)
+    x = numpy.random.default_rng(2).normal(size=(4, K)).astype("float32")
+    best = crf_decode(model, [x])[0]
+    gold = best.copy()
+    gold[1] = -1
+    gold[2] = -1
+    allowed = numpy.ones((4, K), dtype=bool)
+    for t in (0, 3):
+        allowed[t] = False
+        allowed[t, gold[t]] = True
+    loss, d_x = crf_loss(model, [x], [gold])
+    expected = brute_log_z(x, model) - brute_log_z(x, model, allowed)
+    assert loss == pytest.approx(expected, abs=1e-5)
+    # all missing: loss is zero, gradient is zero
+    loss0, d0 = crf_loss(model, [x], [numpy.full(4, -1)])
+    assert loss0 == pytest.approx(0.0, abs=1e-6)
+    numpy.testing.assert_allclose(d0[0], 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("scheme,labels", SCHEMES)
+def test_viterbi_and_marginals_match_brute_force(scheme, labels):
+    model, tags = make_crf(scheme, labels, seed=4)
+    K = len(tags)
+    rng = numpy.random.default_rng(6)
+    for T in (1, 3, 4):
+        x = rng.normal(size=(T, K)).astype("float32")
+        best = max(all_paths(x, model), key=lambda ps: ps[1])[0]
+        assert list(crf_decode(model, [x])[0]) == list(best)
+        post = CRFPosteriors(model, [x])
+        numpy.testing.assert_allclose(post.token_marginals(0), brute_marginals(x, model), atol=1e-6)
+        assert float(post.log_z[0]) == pytest.approx(brute_log_z(x, model), abs=1e-6)
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
+def test_span_probabilities_match_brute_force(scheme):
+    model, tags = make_crf(scheme, ["PER", "LOC"], seed=7)
+    K = len(tags)
+    x = numpy.random.default_rng(8).normal(size=(4, K)).astype("float32") * 2
+    post = CRFPosteriors(model, [x])
+    lz = brute_log_z(x, model)
+    probs = {}
+    for path, s in all_paths(x, model):
+        if not numpy.isfinite(s):
+            continue
+        for span in tags_to_spans([tags[k] for k in path], scheme):
+            probs[span] = probs.get(span, 0.0) + numpy.exp(s - lz)
+    for start in range(4):
+        for end in range(start + 1, 5):
+            for label in ("PER", "LOC"):
+                want = probs.get((start, end, label), 0.0)
+                assert post.span_prob(0, start, end, label) == pytest.approx(want, abs=1e-6)
+    # every token is inside some entity with probability 1 - P(O)
+    marg = post.token_marginals(0)
+    for t in range(4):
+        inside = sum(p for (s, e, _), p in probs.items() if s <= t < e)
+        assert inside == pytest.approx(1 - marg[t, 0], abs=1e-6)
+
+
+@pytest.mark.parametrize("scheme,labels", SCHEMES)
+def test_batched_equals_one_at_a_time(scheme, labels):
+    model, tags = make_crf(scheme, labels, seed=9)
+    K = len(tags)
+    rng = numpy.random.default_rng(10)
+    xs = [rng.normal(size=(T, K)).astype("float32") for T in (5, 0, 1, 7, 3)]
+    golds = [crf_decode(model, [x])[0] if len(x) else numpy.zeros(0, dtype=int) for x in xs]
+    batch_loss, batch_d = crf_loss(model, xs, golds, accumulate=False)
+    single = [crf_loss(model, [x], [g], accumulate=False) for x, g in zip(xs, golds)]
+    assert batch_loss == pytest.approx(sum(s[0] for s in single), abs=1e-4)
+    for d, (_, sd) in zip(batch_d, single):
+        numpy.testing.assert_allclose(d, sd[0], atol=1e-6)
+    paths = crf_decode(model, xs)
+    for x, p in zip(xs, paths):
+        assert list(p) == list(crf_decode(model, [x])[0])
+    assert len(paths[1]) == 0
+
+
+def test_empty_batch():
+    model, _ = make_crf("BIO", ["PER"])
+    assert crf_loss(model, [], []) == (0.0, [])
+    assert crf_decode(model, []) == []
+
+
+def test_long_sequence_is_stable():
+    model, tags = make_crf("BILUO", ["PER", "LOC", "ORG"], seed=11)
+    K = len(tags)
+    x = numpy.random.default_rng(12).normal(size=(5000, K)).astype("float32") * 5
+    gold = crf_decode(model, [x])[0]
+    loss, d = crf_loss(model, [x], [gold])
+    assert numpy.isfinite(loss) and loss >= -1e-6
+    assert numpy.isfinite(d[0]).all()
+    post = CRFPosteriors(model, [x])
+    numpy.testing.assert_allclose(post.token_marginals(0).sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_underflow_falls_back_to_exact_log_space():
+    # Emission gaps far beyond exp's range: the scaled kernel underflows and
+    # the exact log-space path must take over.
+    model, tags = make_crf("BIO", ["PER"], seed=13)
+    K = len(tags)
+    x = numpy.zeros((3, K), dtype="float32")
+    x[0, tags.index("I-PER")] = 3000.0  # forbidden at the start: huge but unusable
+    x[1, tags.index("I-PER")] = 3000.0
+    gold = crf_decode(model, [x])[0]
+    loss, d = crf_loss(model, [x], [gold])
+    trans, start, end = constrained_scores(model)
+    lengths = numpy.asarray([3])
+    ref = log_forward_backward(numpy, x.astype("float64")[None], lengths, trans, start, end)
+    gscore = path_score(x.astype("float64"), gold, *(numpy.asarray(a) for a in (trans, start, end)))
+    assert loss == pytest.approx(float(ref[0][0]) - gscore, abs=1e-6)
+    numpy.testing.assert_allclose(d[0] + numpy.eye(K)[gold], ref[1][0], atol=1e-6)
+
+
+@pytest.mark.parametrize("scheme,labels", SCHEMES)
+def test_log_space_backend_matches_kernels(scheme, labels):
+    """The array (GPU) path and the compiled path agree."""
+    model, tags = make_crf(scheme, labels, seed=14)
+    K = len(tags)
+    rng = numpy.random.default_rng(15)
+    xs = [rng.normal(size=(T, K)) for T in (4, 1, 6)]
+    trans, start, end = constrained_scores(model)
+    em = numpy.zeros((3, 6, K))
+    for b, x in enumerate(xs):
+        em[b, : len(x)] = x
+    lengths = numpy.asarray([4, 1, 6])
+    ref = log_forward_backward(numpy, em, lengths, trans, start, end)
+    post = CRFPosteriors(model, xs)
+    numpy.testing.assert_allclose(post.log_z, ref[0], atol=1e-8)
+    numpy.testing.assert_allclose(post.marginals, ref[1], atol=1e-8)
+    finite = numpy.isfinite(ref[5])
+    numpy.testing.assert_allclose(post.log_alpha[finite], ref[5][finite], atol=1e-8)
+    paths, _ = log_viterbi(numpy, em, lengths, trans, start, end)
+    for b, p in enumerate(crf_decode(model, xs)):
+        assert list(p) == list(paths[b, : len(p)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scheme=st.sampled_from(["BIO", "BILUO"]),
+    seed=st.integers(0, 10**6),
+    T=st.integers(1, 12),
+    scale=st.floats(0.1, 20.0),
+)
+def test_constrained_decoding_never_emits_invalid_sequences(scheme, seed, T, scale):
+    model, tags = make_crf(scheme, ["PER", "LOC", "ORG"], seed=seed % 1000, scale=scale)
+    rng = numpy.random.default_rng(seed)
+    x = (rng.normal(size=(T, len(tags))) * scale).astype("float32")
+    path = crf_decode(model, [x])[0]
+    trans, start, end = allowed_transitions(scheme, tags)
+    assert start[path[0]] and end[path[-1]]
+    assert all(trans[a, b] for a, b in zip(path, path[1:]))
+
+
+def test_decode_with_forced_tags():
+    model, tags = make_crf("BIO", ["PER", "LOC"], seed=16)
+    K = len(tags)
+    x = numpy.random.default_rng(17).normal(size=(5, K)).astype("float32")
+    allowed = numpy.ones((5, K), dtype=bool)
+    allowed[1:3] = False
+    allowed[1, tags.index("B-LOC")] = True
+    allowed[2, tags.index("I-LOC")] = True
+    path = crf_decode(model, [x], [allowed])[0]
+    assert [tags[k] for k in path[1:3]] == ["B-LOC", "I-LOC"]
+    best = max(all_paths(x, model, allowed), key=lambda ps: ps[1])[0]
+    assert list(path) == list(best)
+
+
+def test_crf_layer_is_identity_and_serializes():
+    model, tags = make_crf("BIO", ["PER"], seed=18)
+    ops = NumpyOps()
+    X = [ops.alloc2f(3, len(tags)) + 1]
+    Y, backprop = model.begin_update(X)
+    assert Y is X and backprop(X) is X
+    data = model.to_bytes()
+    other = build_crf("BIO")
+    set_crf_tags(other, tags, "BIO")
+    other.initialize()
+    other.from_bytes(data)
+    numpy.testing.assert_array_equal(other.get_param("transitions"), model.get_param("transitions"))
+    assert other.attrs["tags"] == tags
