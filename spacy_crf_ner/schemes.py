@@ -133,6 +133,16 @@ def spans_to_tags(
     return tags
 
 
+def entity_tags(scheme: str, length: int, label: str) -> List[str]:
+    """The tags of one entity of `length` tokens, e.g. B-X I-X L-X."""
+    scheme = normalize_scheme(scheme)
+    if scheme == "BILUO":
+        if length == 1:
+            return [f"U-{label}"]
+        return [f"B-{label}"] + [f"I-{label}"] * (length - 2) + [f"L-{label}"]
+    return [f"B-{label}"] + [f"I-{label}"] * (length - 1)
+
+
 def tags_to_spans(tags: Sequence[str], scheme: str) -> List[SpanTuple]:
     """Decode tags into spans. Valid sequences (as the constrained CRF emits)
     decode exactly; invalid ones are repaired the way conlleval reads them:

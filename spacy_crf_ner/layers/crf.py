@@ -29,16 +29,17 @@ from functools import lru_cache
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy
-from thinc.api import Model, get_array_module
+from thinc.api import Model, registry
 from thinc.types import Floats2d, Ints1d
 
-from ..schemes import allowed_transitions, continuation_tags, split_tag
+from ..schemes import allowed_transitions, continuation_tags, entity_tags, split_tag
 
 NEG_INF = -numpy.inf
 InT = List[Floats2d]
 OutT = List[Floats2d]
 
 
+@registry.layers("spacy-crf-ner.CRF.v1")
 def build_crf(scheme: str = "BIO", nO: Optional[int] = None) -> Model[InT, OutT]:
     """A CRF layer over `nO` tags with the constraints of `scheme`.
 
@@ -462,15 +463,9 @@ class CRFPosteriors:
     def span_prob(self, b: int, start: int, end: int, label: str) -> float:
         """Exact probability that tokens [start, end) form one entity `label`
         (no more, no less) under the tag scheme."""
-        path = [self._index[t] for t in _span_tags(self.scheme, end - start, label)]
+        path = [self._index[t] for t in entity_tags(self.scheme, end - start, label)]
         close = [self._index[t] for t in continuation_tags(self.scheme, label) if t in self._index]
         return float(numpy.exp(self.path_log_prob(b, start, path, close)))
-
-
-def _span_tags(scheme: str, n: int, label: str) -> List[str]:
-    if scheme == "BILUO":
-        return [f"U-{label}"] if n == 1 else [f"B-{label}"] + [f"I-{label}"] * (n - 2) + [f"L-{label}"]
-    return [f"B-{label}"] + [f"I-{label}"] * (n - 1)
 
 
 def span_begin_inside(scheme: str, tags: Sequence[str]) -> Tuple[dict, dict]:

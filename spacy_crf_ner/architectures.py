@@ -1,0 +1,141 @@
+"""Registered model builders: the emission scorer that puts a CRF on any
+token encoder, and a BiLSTM-CNN encoder (Ma & Hovy 2016) from spaCy's layers."""
+from typing import Callable, List, Optional, Tuple
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import (
+    Dropout,
+    HashEmbed,
+    Linear,
+    Maxout,
+    Model,
+    Ragged,
+    chain,
+    concatenate,
+    expand_window,
+    reduce_max,
+    with_array,
+    zero_init,
+)
+from thinc.types import Floats2d, Ints2d
+
+from .layers.crf import build_crf
+
+
+@registry.architectures("spacy-crf-ner.EmissionScorer.v1")
+def build_emission_scorer(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    nO: Optional[int] = None,
+    dropout: float = 0.1,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Emission scores for a CRF from any token encoder: tok2vec -> dropout ->
+    linear to one score per tag, followed by the CRF layer that holds the
+    transition scores. `nO` (the number of tags) is set at initialize.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): The token encoder, e.g.
+        spacy.HashEmbedCNN.v2 or a spacy-transformers TransformerListener.
+    nO (Optional[int]): The number of tags, inferred from the labels if unset.
+    dropout (float): Dropout on the encoder's output during training.
+    RETURNS (Model[List[Doc], List[Floats2d]]): Emission scores per doc.
+    """
+    output = Linear(nO=nO, init_W=zero_init)
+    crf = build_crf(nO=nO)
+    model = chain(tok2vec, with_array(chain(Dropout(dropout), output)), crf)
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("output", output)
+    model.set_ref("crf", crf)
+    model.name = "crf_emission_scorer"
+    return model
+
+
+@registry.architectures("spacy-crf-ner.BiLSTMCharCNN.v1")
+def build_bilstm_char_cnn(
+    width: int,
+    depth: int,
+    embed_size: int,
+    char_width: int,
+    char_window: int,
+    max_chars: int,
+    dropout: float,
+) -> Model[List[Doc], List[Floats2d]]:
+    """A BiLSTM-CNN token encoder (Ma & Hovy 2016): hashed word embeddings
+    (NORM, PREFIX, SUFFIX, SHAPE) concatenated with a character CNN (char
+    embeddings -> convolution over `char_window` chars each side -> max over
+    the word), mixed to `width` and fed to a bidirectional LSTM of `depth`
+    layers (spaCy's TorchBiLSTMEncoder; needs PyTorch).
+
+    width (int): Output width; each LSTM direction has width // 2.
+    depth (int): Number of BiLSTM layers.
+    embed_size (int): Rows of each hashed word embedding table.
+    char_width (int): Width of the character embeddings and CNN filters.
+    char_window (int): Characters on each side in a convolution window.
+    max_chars (int): Characters per word fed to the CNN (longer words keep
+        their first and last max_chars // 2).
+    dropout (float): Dropout between LSTM layers.
+    """
+    from spacy.ml.models.tok2vec import MultiHashEmbed, TorchBiLSTMEncoder, build_Tok2Vec_model
+
+    words = MultiHashEmbed(
+        width=width,
+        attrs=["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+        rows=[embed_size, embed_size // 2, embed_size // 2, embed_size // 2],
+        include_static_vectors=False,
+    )
+    chars = char_cnn(char_width, char_window, max_chars)
+    embed = chain(
+        concatenate(words, chars),
+        with_array(Maxout(width, width + char_width, nP=3, normalize=True, dropout=0.0)),
+    )
+    encode = TorchBiLSTMEncoder(width=width, depth=depth, dropout=dropout)
+    return build_Tok2Vec_model(embed, encode)
+
+
+def char_cnn(width: int, window: int, max_chars: int) -> Model[List[Doc], List[Floats2d]]:
+    """Character CNN: embed each word's characters, convolve, max-pool."""
+    inner: Model[Ragged, Floats2d] = chain(
+        with_array(HashEmbed(width, 2000, column=0, seed=17)),
+        with_array(chain(expand_window(window_size=window), Maxout(width, width * (2 * window + 1), nP=2))),
+        reduce_max(),
+    )
+    model: Model[List[Doc], List[Floats2d]] = Model(
+        "char_cnn",
+        _char_cnn_forward,
+        layers=[inner],
+        attrs={"max_chars": max_chars},
+        dims={"nO": width},
+    )
+    return model
+
+
+def _char_ids(docs: List[Doc], max_chars: int, xp) -> Tuple[Ints2d, list]:
+    half = max_chars // 2
+    ids: List[int] = []
+    lengths: List[int] = []
+    for doc in docs:
+        for token in doc:
+            text = token.text
+            if len(text) > max_chars:
+                text = text[:half] + text[-half:]
+            text = text or " "
+            ids.extend(ord(c) for c in text)
+            lengths.append(len(text))
+    return xp.asarray(ids, dtype="uint64").reshape((-1, 1)), lengths
+
+
+def _char_cnn_forward(
+    model: Model[List[Doc], List[Floats2d]], docs: List[Doc], is_train: bool
+) -> Tuple[List[Floats2d], Callable]:
+    inner = model.layers[0]
+    ops = model.ops
+    ids, lengths = _char_ids(docs, model.attrs["max_chars"], ops.xp)
+    ragged = Ragged(ids, ops.asarray1i(lengths))
+    Y, backprop = inner(ragged, is_train)
+    doc_lengths = [len(doc) for doc in docs]
+    outputs = ops.unflatten(Y, doc_lengths) if doc_lengths else []
+
+    def backprop_chars(dY: List[Floats2d]) -> List[Doc]:
+        backprop(ops.flatten(dY) if dY else ops.alloc2f(0, model.get_dim("nO")))
+        return []
+
+    return outputs, backprop_chars

@@ -1,0 +1,270 @@
+"""What `crf_ner` and `crf_tagger` share: a TrainablePipe whose model ends in
+the CRF layer, trained by the CRF's exact negative log-likelihood and decoded
+by Viterbi under the tag scheme's constraints."""
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy
+import srsly
+from spacy import util
+from spacy.errors import Errors
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d, Ints1d
+
+from ..layers.crf import CRFPosteriors, crf_decode, crf_loss, set_crf_tags
+from ..schemes import tag_names
+
+
+class CRFBatch:
+    """What `predict` returns: the best paths, and posteriors when asked."""
+
+    def __init__(self, paths: List[Ints1d], posteriors: Optional[CRFPosteriors] = None):
+        self.paths = paths
+        self.posteriors = posteriors
+
+
+class CRFSequenceLabeler(TrainablePipe):
+    """Base class of the CRF components. Subclasses say how gold tags are read
+    from an Example (`gold_tags`), which tags are allowed per token at
+    prediction time (`decode_constraints`) and how tags are written to a Doc
+    (`set_annotations`)."""
+
+    scheme_default = "BIO"
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str,
+        *,
+        scheme: str,
+        scorer: Optional[Callable],
+        **cfg: Any,
+    ) -> None:
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {"labels": [], "scheme": scheme, **cfg}
+        self._tag_index: Dict[str, int] = {}
+
+    # -- labels ----------------------------------------------------------
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    @property
+    def tags(self) -> List[str]:
+        """The CRF's tag inventory (its output columns)."""
+        return tag_names(self.cfg["scheme"], self.labels)
+
+    @property
+    def crf(self) -> Model:
+        return self.model.get_ref("crf")
+
+    def add_label(self, label: str) -> int:
+        if not isinstance(label, str):
+            raise ValueError(Errors.E187)
+        if label in self.labels:
+            return 0
+        if self.crf.has_param("transitions") and self.crf.get_param("transitions") is not None:
+            raise ValueError(
+                f"[{self.name}] Cannot add label {label!r} to a trained model: the "
+                "CRF's tag set is fixed once it is initialized. Give all labels before "
+                "`nlp.initialize()` (or in [initialize.components.{self.name}.labels])."
+            )
+        self._allow_extra_label()
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        self._tag_index = {}
+        return 1
+
+    def _allow_extra_label(self) -> None:
+        """Raise if the model cannot grow (it can before initialize)."""
+
+    def tag_index(self) -> Dict[str, int]:
+        if not self._tag_index:
+            self._tag_index = {t: i for i, t in enumerate(self.tags)}
+        return self._tag_index
+
+    # -- to be provided by subclasses --------------------------------------
+    def gold_tags(self, example: Example) -> List[Optional[str]]:
+        raise NotImplementedError
+
+    def labels_from_example(self, example: Example) -> Iterable[str]:
+        raise NotImplementedError
+
+    def decode_constraints(self, doc: Doc) -> Optional[numpy.ndarray]:
+        return None
+
+    def want_posteriors(self) -> bool:
+        return False
+
+    # -- prediction -------------------------------------------------------
+    def predict(self, docs: Iterable[Doc]) -> CRFBatch:
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            return CRFBatch([self.model.ops.alloc1i(len(doc)) for doc in docs])
+        scores = self.model.predict(docs)
+        constraints = [self.decode_constraints(doc) for doc in docs]
+        allowed = None
+        if any(c is not None for c in constraints):
+            K = len(self.tags)
+            allowed = [
+                c if c is not None else numpy.ones((len(doc), K), dtype=bool)
+                for c, doc in zip(constraints, docs)
+            ]
+        paths = crf_decode(self.crf, scores, allowed)
+        posteriors = CRFPosteriors(self.crf, scores, allowed) if self.want_posteriors() else None
+        return CRFBatch([self.model.ops.to_numpy(p) for p in paths], posteriors)
+
+    # -- training ---------------------------------------------------------
+    def _gold_indices(self, examples: Iterable[Example]) -> List[Ints1d]:
+        index = self.tag_index()
+        out = []
+        for eg in examples:
+            tags = self.gold_tags(eg)
+            ids = numpy.full(len(tags), -1, dtype="int64")
+            for i, tag in enumerate(tags):
+                if tag is None:
+                    continue
+                if tag not in index:
+                    raise ValueError(
+                        f"[{self.name}] The gold tag {tag!r} of token {i} "
+                        f"({eg.predicted[i].text!r}) in {eg.predicted.text[:60]!r} is not "
+                        f"one of this component's tags. Add its label with "
+                        f"`{self.name}.add_label()` before initializing, or let "
+                        "`initialize` infer the labels from the training data."
+                    )
+                ids[i] = index[tag]
+            out.append(ids)
+        return out
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores = crf_loss(self.crf, scores, self._gold_indices(examples), accumulate=True)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.get_loss")
+        return crf_loss(self.crf, scores, self._gold_indices(examples), accumulate=False)
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Initialize the component for training. Labels come from `labels`
+        (e.g. [initialize.components.NAME.labels]), or from the training data.
+        """
+        validate_get_examples(get_examples, f"{type(self).__name__}.initialize")
+        if labels is not None:
+            self.cfg["labels"] = []
+            for label in labels:
+                self._add_label_unchecked(label)
+        elif not self.labels:
+            found = set()
+            for eg in get_examples():
+                found.update(self.labels_from_example(eg))
+            for label in sorted(found):
+                self._add_label_unchecked(label)
+        if not self.labels:
+            raise ValueError(
+                f"[{self.name}] No labels: the training data has no annotations for "
+                f"this component and none were given. Check the corpus, or set "
+                f"[initialize.components.{self.name}.labels]."
+            )
+        self._tag_index = {}
+        tags = self.tags
+        set_crf_tags(self.crf, tags, self.cfg["scheme"])
+        self.crf.set_dim("nO", len(tags), force=True)
+        self.model.get_ref("output").set_dim("nO", len(tags), force=True)
+        doc_sample = [eg.reference for eg in islice(get_examples(), 10)]
+        self.model.initialize(X=doc_sample)
+
+    def _add_label_unchecked(self, label: str) -> None:
+        if label not in self.cfg["labels"]:
+            self.cfg["labels"].append(label)
+            self.vocab.strings.add(label)
+
+    # -- serialization ----------------------------------------------------
+    def _restore_tags(self) -> None:
+        self._tag_index = {}
+        if self.labels:
+            set_crf_tags(self.crf, self.tags, self.cfg["scheme"])
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        serialize = {
+            "cfg": lambda: srsly.json_dumps(self.cfg),
+            "vocab": lambda: self.vocab.to_bytes(exclude=exclude),
+            "model": lambda: self.model.to_bytes(),
+        }
+        return util.to_bytes(serialize, exclude)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "CRFSequenceLabeler":
+        deserialize = {
+            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
+            "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
+            "model": lambda b: self.model.from_bytes(b),
+        }
+        util.from_bytes(bytes_data, deserialize, exclude)
+        self._restore_tags()
+        return self
+
+    def to_disk(self, path: Path, *, exclude: Iterable[str] = tuple()) -> None:
+        serialize = {
+            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            "vocab": lambda p: self.vocab.to_disk(p, exclude=exclude),
+            "model": lambda p: p.open("wb").write(self.model.to_bytes()),
+        }
+        util.to_disk(path, serialize, exclude)
+
+    def from_disk(self, path: Path, *, exclude: Iterable[str] = tuple()) -> "CRFSequenceLabeler":
+        def load_model(p: Path) -> None:
+            try:
+                with p.open("rb") as file_:
+                    self.model.from_bytes(file_.read())
+            except AttributeError:
+                raise ValueError(Errors.E149) from None
+
+        deserialize = {
+            "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
+            "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
+            "model": load_model,
+        }
+        util.from_disk(path, deserialize, exclude)
+        self._restore_tags()
+        return self
+

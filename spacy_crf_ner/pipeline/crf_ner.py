@@ -1,0 +1,211 @@
+"""`crf_ner`: named entity recognition with a linear-chain CRF."""
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example
+from spacy.vocab import Vocab
+from thinc.api import Config, Model
+
+from ..layers.crf import CRFPosteriors, span_begin_inside
+from ..schemes import (
+    biluo_to_scheme,
+    continuation_tags,
+    entity_tags,
+    normalize_scheme,
+    tags_to_spans,
+)
+from .base import CRFBatch, CRFSequenceLabeler
+
+default_model_config = """
+[model]
+@architectures = "spacy-crf-ner.EmissionScorer.v1"
+nO = null
+dropout = 0.1
+
+[model.tok2vec]
+@architectures = "spacy.HashEmbedCNN.v2"
+pretrained_vectors = null
+width = 96
+depth = 4
+embed_size = 2000
+window_size = 1
+maxout_pieces = 3
+subword_features = true
+"""
+DEFAULT_NER_MODEL = Config().from_str(default_model_config)["model"]
+
+CONFIDENCE_ATTR = "crf_confidence"
+if not Span.has_extension(CONFIDENCE_ATTR):
+    Span.set_extension(CONFIDENCE_ATTR, default=None)
+
+
+@Language.factory(
+    "crf_ner",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "span._.crf_confidence"],
+    default_config={
+        "model": DEFAULT_NER_MODEL,
+        "scheme": "BILUO",
+        "spans_key": "crf_spans",
+        "span_threshold": 0.1,
+        "scorer": {"@scorers": "spacy-crf-ner.ner_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_crf_ner(
+    nlp: Language,
+    name: str,
+    model: Model,
+    scheme: str,
+    spans_key: Optional[str],
+    span_threshold: float,
+    scorer: Optional[Callable],
+) -> "CRFEntityRecognizer":
+    """Create a CRF entity recognizer.
+
+    model (Model[List[Doc], List[Floats2d]]): Emission scores followed by the
+        CRF layer, e.g. spacy-crf-ner.EmissionScorer.v1.
+    scheme (str): "BIO" or "BILUO" (= "BIOES"): the tags the CRF predicts and
+        whose constraints it enforces in training and decoding.
+    spans_key (Optional[str]): If set, every span whose probability is at least
+        `span_threshold` is stored in doc.spans[spans_key], with its probability
+        in the group's attrs["scores"]. None to skip.
+    span_threshold (float): The probability threshold for doc.spans.
+    scorer (Optional[Callable]): The scoring method.
+    """
+    return CRFEntityRecognizer(
+        nlp.vocab,
+        model,
+        name,
+        scheme=scheme,
+        spans_key=spans_key,
+        span_threshold=span_threshold,
+        scorer=scorer,
+    )
+
+
+class CRFEntityRecognizer(CRFSequenceLabeler):
+    """Entity recognizer: the CRF predicts BIO or BILUO tags, decoded into
+    Doc.ents; each entity's exact probability goes to Span._.crf_confidence.
+
+    Entities already on the Doc (from an entity_ruler, say) are kept, and
+    decoding is forced to agree with them.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "crf_ner",
+        *,
+        scheme: str = "BILUO",
+        spans_key: Optional[str] = "crf_spans",
+        span_threshold: float = 0.1,
+        scorer: Optional[Callable] = None,
+    ) -> None:
+        scheme = normalize_scheme(scheme)
+        if scheme == "tags":
+            raise ValueError(f"[{name}] crf_ner needs an entity scheme, 'BIO' or 'BILUO', not 'tags'.")
+        if not 0.0 <= span_threshold <= 1.0:
+            raise ValueError(f"[{name}] span_threshold must be in [0, 1], not {span_threshold}.")
+        super().__init__(
+            vocab,
+            model,
+            name,
+            scheme=scheme,
+            scorer=scorer,
+            spans_key=spans_key,
+            span_threshold=span_threshold,
+        )
+
+    def labels_from_example(self, example: Example) -> Iterable[str]:
+        return [ent.label_ for ent in example.reference.ents]
+
+    def gold_tags(self, example: Example) -> List[Optional[str]]:
+        return biluo_to_scheme(example.get_aligned_ner(), self.cfg["scheme"])
+
+    def want_posteriors(self) -> bool:
+        return True
+
+    def decode_constraints(self, doc: Doc) -> Optional[numpy.ndarray]:
+        """Tokens of preset entities must keep their tags; whitespace tokens
+        are outside any entity."""
+        if not doc.ents and not any(t.is_space for t in doc):
+            return None
+        index = self.tag_index()
+        scheme = self.cfg["scheme"]
+        allowed = numpy.ones((len(doc), len(index)), dtype=bool)
+        for token in doc:
+            if token.is_space:
+                allowed[token.i] = False
+                allowed[token.i, index["O"]] = True
+        for ent in doc.ents:
+            allowed[ent.start : ent.end] = False
+            if ent.label_ not in self.labels:
+                # Not ours to predict: the CRF sees O there, and the entity is
+                # put back as it was in set_annotations.
+                allowed[ent.start : ent.end, index["O"]] = True
+                continue
+            path = entity_tags(scheme, len(ent), ent.label_)
+            for k, tag in enumerate(path):
+                allowed[ent.start + k, index[tag]] = True
+            if ent.end < len(doc):
+                for tag in continuation_tags(scheme, ent.label_):
+                    allowed[ent.end, index[tag]] = False
+        return allowed
+
+    def set_annotations(self, docs: Iterable[Doc], batch: CRFBatch) -> None:
+        tags = self.tags
+        scheme = self.cfg["scheme"]
+        key = self.cfg["spans_key"]
+        post = batch.posteriors
+        for b, doc in enumerate(docs):
+            preset = {(e.start, e.end, e.label_): e for e in doc.ents}
+            spans = tags_to_spans([tags[k] for k in batch.paths[b]], scheme)
+            ents: List[Span] = []
+            new: List[Tuple[Span, Tuple[int, int, str]]] = []
+            for start, end, label in spans:
+                if (start, end, label) in preset:
+                    ents.append(preset.pop((start, end, label)))
+                else:
+                    span = Span(doc, start, end, label=label)
+                    ents.append(span)
+                    new.append((span, (start, end, label)))
+            ents.extend(preset.values())
+            doc.set_ents(sorted(ents, key=lambda s: s.start), default="outside")
+            if post is not None:
+                for span, (start, end, label) in new:
+                    span._.set(CONFIDENCE_ATTR, post.span_prob(b, start, end, label))
+                if key:
+                    doc.spans[key] = self._probable_spans(doc, post, b)
+            elif key:
+                doc.spans[key] = SpanGroup(doc, name=key, attrs={"scores": []})
+
+    def _probable_spans(self, doc: Doc, post: CRFPosteriors, b: int) -> SpanGroup:
+        """Every span with probability >= span_threshold, found exactly: a
+        span's probability is at most the marginal of its first tag (B-X or
+        U-X) and of each continuing tag, so no other span can pass."""
+        threshold = max(self.cfg["span_threshold"], 1e-12)
+        key = self.cfg["spans_key"]
+        marg = self.model.ops.to_numpy(post.token_marginals(b))
+        begin, inside = span_begin_inside(self.cfg["scheme"], self.tags)
+        found: List[Tuple[float, int, int, str]] = []
+        n = len(doc)
+        for label in self.labels:
+            p_begin = marg[:, begin[label]].sum(axis=1)
+            p_inside = marg[:, inside[label]].sum(axis=1)
+            for start in numpy.flatnonzero(p_begin >= threshold).tolist():
+                end = start + 1
+                while True:
+                    p = post.span_prob(b, start, end, label)
+                    if p >= threshold:
+                        found.append((p, start, end, label))
+                    if end >= n or p_inside[end] < threshold:
+                        break
+                    end += 1
+        found.sort(key=lambda x: (x[1], x[2], x[3]))
+        spans = [Span(doc, s, e, label=label) for _, s, e, label in found]
+        scores = numpy.asarray([p for p, _, _, _ in found], dtype="float32")
+        return SpanGroup(doc, name=key, spans=spans, attrs={"scores": scores})
+

@@ -1,0 +1,246 @@
+import numpy
+import pytest
+import spacy
+from spacy.lang.en import English
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from spacy.util import make_tempdir
+
+TRAIN_DATA = [
+    ("Who is Shaka Khan?", {"entities": [(7, 17, "PERSON")]}),
+    ("I like London and Berlin.", {"entities": [(7, 13, "LOC"), (18, 24, "LOC")]}),
+    ("Sarah Jane Smith flew to Paris.", {"entities": [(0, 16, "PERSON"), (25, 30, "LOC")]}),
+    ("Nothing to see here.", {"entities": []}),
+]
+
+
+def make_examples(nlp, data=TRAIN_DATA):
+    return [Example.from_dict(nlp.make_doc(text), ann) for text, ann in data]
+
+
+def train(nlp, examples, steps=60):
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    for _ in range(steps):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    return losses
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
+def test_overfitting(scheme):
+    nlp = English()
+    nlp.add_pipe("crf_ner", config={"scheme": scheme})
+    examples = make_examples(nlp)
+    losses = train(nlp, examples)
+    assert losses["crf_ner"] < 0.5
+    texts = [text for text, _ in TRAIN_DATA]
+    expected = [
+        [(text[s:e], label) for s, e, label in ann["entities"]] for text, ann in TRAIN_DATA
+    ]
+    docs = [nlp(text) for text in texts]
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in docs] == expected
+    for doc in docs:
+        for ent in doc.ents:
+            assert 0.5 < ent._.crf_confidence <= 1.0
+    scores = nlp.evaluate(examples)
+    assert scores["ents_f"] == 1.0
+    assert set(scores["ents_per_type"]) == {"PERSON", "LOC"}
+    # nlp.pipe == nlp()
+    piped = list(nlp.pipe(texts, batch_size=3))
+    for a, b in zip(docs, piped):
+        assert [(e.start, e.end, e.label_) for e in a.ents] == [(e.start, e.end, e.label_) for e in b.ents]
+        assert [e._.crf_confidence for e in a.ents] == pytest.approx([e._.crf_confidence for e in b.ents], abs=1e-6)
+    # save, reload, identical output
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        nlp2 = spacy.load(d)
+        for text, doc in zip(texts, docs):
+            doc2 = nlp2(text)
+            assert [(e.start, e.end, e.label_) for e in doc2.ents] == [(e.start, e.end, e.label_) for e in doc.ents]
+            assert [e._.crf_confidence for e in doc2.ents] == pytest.approx([e._.crf_confidence for e in doc.ents], abs=1e-6)
+    # bytes round trip
+    nlp3 = English()
+    nlp3.add_pipe("crf_ner", config={"scheme": scheme})
+    nlp3.from_bytes(nlp.to_bytes())
+    assert [(e.text, e.label_) for e in nlp3(texts[2]).ents] == expected[2]
+
+
+def test_no_labels_raises():
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    examples = make_examples(nlp, [("Nothing here.", {"entities": []})])
+    with pytest.raises(ValueError, match=r"\[crf_ner\] No labels"):
+        nlp.initialize(get_examples=lambda: examples)
+
+
+def test_implicit_labels():
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner")
+    examples = make_examples(nlp)
+    nlp.initialize(get_examples=lambda: examples)
+    assert ner.labels == ("LOC", "PERSON")
+    assert ner.tags[0] == "O" and "U-LOC" in ner.tags
+
+
+def test_explicit_labels():
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner", config={"scheme": "BIO"})
+    ner.add_label("PERSON")
+    ner.add_label("LOC")
+    examples = make_examples(nlp)
+    nlp.initialize(get_examples=lambda: examples)
+    assert ner.labels == ("PERSON", "LOC")
+    assert ner.tags == ["O", "B-PERSON", "I-PERSON", "B-LOC", "I-LOC"]
+    with pytest.raises(ValueError, match="Cannot add label 'ORG'"):
+        ner.add_label("ORG")
+
+
+def test_initialize_labels_argument():
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner")
+    examples = make_examples(nlp)
+    nlp.config["initialize"]["components"]["crf_ner"] = {"labels": ["PERSON", "LOC", "ORG"]}
+    nlp.initialize(get_examples=lambda: examples)
+    assert ner.labels == ("PERSON", "LOC", "ORG")
+
+
+def test_unknown_gold_label_is_an_error():
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner")
+    ner.add_label("PERSON")
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    with pytest.raises(ValueError, match=r"\[crf_ner\] The gold tag 'U-LOC'"):
+        nlp.update(examples, sgd=optimizer)
+
+
+def test_partial_annotation_does_not_teach_outside():
+    """Tokens with missing annotation are summed over: a doc annotated only on
+    'Berlin' must not push 'London' towards O."""
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner")
+    full = make_examples(nlp)
+    doc = nlp.make_doc("I like London and Berlin.")
+    ref = doc.copy()
+    ref.set_ents([Span(ref, 4, 5, "LOC")], missing=[ref[2:3]], default="outside")
+    partial = Example(doc, ref)
+    aligned = partial.get_aligned_ner()
+    assert aligned[2] is None and aligned[4] == "U-LOC"
+    nlp.initialize(get_examples=lambda: full)
+    O = ner.tags.index("O")
+    _, d_partial = ner.get_loss([partial], ner.model.predict([partial.predicted]))
+    # the same doc with London annotated as O: the gradient pushes towards O
+    as_o = Example.from_dict(nlp.make_doc(doc.text), {"entities": [(18, 24, "LOC")]})
+    _, d_outside = ner.get_loss([as_o], ner.model.predict([as_o.predicted]))
+    assert d_outside[0][2, O] < -0.5
+    assert abs(d_partial[0][2, O]) < 0.25
+    assert d_partial[0][2].sum() == pytest.approx(0.0, abs=1e-5)
+    # known tokens get the full gradient either way
+    numpy.testing.assert_allclose(d_partial[0][4], d_outside[0][4], atol=0.2)
+    # with everything missing the loss and gradient are exactly zero
+    blank = Example(nlp.make_doc("I like London."), nlp.make_doc("I like London."))
+    loss0, d0 = ner.get_loss([blank], ner.model.predict([blank.predicted]))
+    assert loss0 == pytest.approx(0.0, abs=1e-5)
+    assert numpy.abs(d0[0]).max() < 1e-5
+    # and partially annotated docs train
+    optimizer = nlp.resume_training()
+    for _ in range(5):
+        losses = nlp.update(full + [partial], sgd=optimizer)
+    assert numpy.isfinite(losses["crf_ner"])
+
+
+def test_preset_entities_are_kept():
+    nlp = English()
+    ruler = nlp.add_pipe("entity_ruler")
+    nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=40)
+    # (initialize resets the ruler, so its patterns come after training)
+    ruler.add_patterns([{"label": "PERSON", "pattern": "Paris"}, {"label": "GPE", "pattern": "Mars"}])
+    doc = nlp("Sarah Jane Smith flew to Paris and Mars.")
+    ents = [(e.text, e.label_) for e in doc.ents]
+    # the ruler's Paris/PERSON wins over the model's Paris/LOC; GPE is not a
+    # crf_ner label and is kept as set
+    assert ("Paris", "PERSON") in ents
+    assert ("Mars", "GPE") in ents
+    assert ("Sarah Jane Smith", "PERSON") in ents
+
+
+def test_preset_entity_is_not_extended():
+    nlp = English()
+    nlp.add_pipe("crf_ner", config={"scheme": "BIO"})
+    train(nlp, make_examples(nlp), steps=40)
+    doc = nlp.make_doc("Sarah Jane Smith flew to Paris.")
+    doc.ents = [Span(doc, 0, 1, "PERSON")]
+    doc = nlp.get_pipe("crf_ner")(doc)
+    assert (0, 1, "PERSON") in [(e.start, e.end, e.label_) for e in doc.ents]
+    assert all(e.start >= 1 or e.end == 1 for e in doc.ents)
+
+
+def test_empty_and_whitespace_docs():
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=5)
+    assert len(nlp("").ents) == 0
+    doc = nlp("   \n  ")
+    assert len(doc.ents) == 0
+    docs = list(nlp.pipe(["", "Shaka Khan", "  ", "London"]))
+    assert len(docs) == 4
+    # an update on an empty doc is a no-op
+    ex = Example.from_dict(nlp.make_doc(""), {"entities": []})
+    assert nlp.update([ex])["crf_ner"] == 0.0
+
+
+def test_long_doc():
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=10)
+    words = ["Shaka", "Khan", "likes", "London", "."] * 1000
+    doc = nlp(Doc(nlp.vocab, words=words))
+    assert len(doc) == 5000
+    for ent in doc.ents:
+        assert 0.0 <= ent._.crf_confidence <= 1.0
+
+
+def test_confidences_and_span_group():
+    nlp = English()
+    nlp.add_pipe("crf_ner", config={"span_threshold": 0.01})
+    train(nlp, make_examples(nlp), steps=25)
+    doc = nlp("Sarah Jane Smith flew to Paris and Berlin.")
+    group = doc.spans["crf_spans"]
+    scores = group.attrs["scores"]
+    assert len(group) == len(scores) > 0
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert all(s >= 0.01 for s in scores)
+    by_span = {(s.start, s.end, s.label_): float(p) for s, p in zip(group, scores)}
+    for ent in doc.ents:
+        assert by_span[(ent.start, ent.end, ent.label_)] == pytest.approx(ent._.crf_confidence)
+    # spans that cover a token can't be more likely, together, than 1
+    for i in range(len(doc)):
+        assert sum(p for (s, e, _), p in by_span.items() if s <= i < e) <= 1.0 + 1e-5
+
+
+def test_spans_key_none():
+    nlp = English()
+    nlp.add_pipe("crf_ner", config={"spans_key": None})
+    train(nlp, make_examples(nlp), steps=2)
+    assert "crf_spans" not in nlp("Shaka Khan").spans
+
+
+def test_bad_config_errors():
+    nlp = English()
+    with pytest.raises(ValueError, match="Unknown tag scheme 'IOB9'"):
+        nlp.add_pipe("crf_ner", config={"scheme": "IOB9"})
+    with pytest.raises(ValueError, match="span_threshold"):
+        nlp.add_pipe("crf_ner", name="x", config={"span_threshold": 2.0})
+
+
+def test_multiprocess_pipe():
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=40)
+    texts = [t for t, _ in TRAIN_DATA] * 2
+    single = [[(e.text, e.label_, e._.crf_confidence) for e in d.ents] for d in nlp.pipe(texts)]
+    multi = [[(e.text, e.label_, e._.crf_confidence) for e in d.ents] for d in nlp.pipe(texts, n_process=2, batch_size=2)]
+    assert [[x[:2] for x in d] for d in single] == [[x[:2] for x in d] for d in multi]
+    for a, b in zip(single, multi):
+        assert [x[2] for x in a] == pytest.approx([x[2] for x in b], abs=1e-6)
