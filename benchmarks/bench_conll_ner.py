@@ -1,0 +1,120 @@
+"""CoNLL-2003 English NER: crf_ner against spaCy's built-in ner, same tok2vec
+settings and step budget, trained and scored in one run.
+
+    python benchmarks/bench_conll_ner.py --data-dir ../shared/data [--steps 2000] [--parallel]
+        [--config configs/crf_ner_cnn.cfg --baseline benchmarks/configs/spacy_ner_cnn.cfg]
+
+Trains crf_ner with BILUO and with BIO tags and the built-in ner, then
+reports dev entity P/R/F (per type too), inference words/s, and the expected
+calibration error of crf_ner's entity confidences (10 equal-width bins; an
+entity is correct when its span and label match the gold exactly).
+Results are printed as Markdown and written to --out as JSON.
+"""
+import argparse
+import json
+from pathlib import Path
+from typing import Dict, List
+
+import numpy
+import spacy
+from spacy.training import Example
+
+from _common import REPO, convert_conll, load_docs, machine, train_all, words_per_second
+
+
+def calibration(nlp, gold_docs, n_bins: int = 10) -> Dict[str, float]:
+    confs: List[float] = []
+    correct: List[bool] = []
+    fresh = [spacy.tokens.Doc(nlp.vocab, words=[t.text for t in d]) for d in gold_docs]
+    for pred, gold in zip(nlp.pipe(fresh), gold_docs):
+        gold_set = {(e.start, e.end, e.label_) for e in gold.ents}
+        for ent in pred.ents:
+            confs.append(ent._.crf_confidence)
+            correct.append((ent.start, ent.end, ent.label_) in gold_set)
+    c = numpy.asarray(confs)
+    y = numpy.asarray(correct, dtype=float)
+    bins = numpy.minimum((c * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for k in range(n_bins):
+        sel = bins == k
+        if sel.any():
+            ece += sel.mean() * abs(c[sel].mean() - y[sel].mean())
+    return {"ece": float(ece), "n_entities": int(len(c)), "mean_confidence": float(c.mean()), "precision": float(y.mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--work-dir", type=Path, default=REPO / "benchmarks" / "work" / "conll_ner")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--eval-frequency", type=int, default=500)
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "crf_ner_cnn.cfg")
+    parser.add_argument("--baseline", type=Path, default=REPO / "benchmarks" / "configs" / "spacy_ner_cnn.cfg")
+    parser.add_argument("--systems", default="crf_ner-BILUO,crf_ner-BIO,ner")
+    parser.add_argument("--gpu-id", type=int, default=-1)
+    parser.add_argument("--parallel", action="store_true", help="train all systems at once (one core each)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    corpus = args.work_dir / "corpus"
+    train_path = convert_conll(args.data_dir / "conll2003" / "train.iob", corpus)
+    dev_path = convert_conll(args.data_dir / "conll2003" / "dev.iob", corpus)
+    common = {
+        "paths.train": str(train_path),
+        "paths.dev": str(dev_path),
+        "training.max_steps": str(args.steps),
+        "training.eval_frequency": str(args.eval_frequency),
+        "training.patience": "0",
+        "gpu-id": str(args.gpu_id),
+    }
+    systems = args.systems.split(",")
+    jobs = []
+    for system in systems:
+        overrides = dict(common)
+        if system.startswith("crf_ner"):
+            config = args.config
+            overrides["components.crf_ner.scheme"] = system.split("-")[1]
+        else:
+            config = args.baseline
+        jobs.append((config, args.work_dir / system, overrides))
+    bests = train_all(jobs, args.parallel)
+    results = {}
+    for system, best in zip(systems, bests):
+        nlp = spacy.load(best)
+        gold = load_docs(dev_path, nlp.vocab)
+        examples = [Example(nlp.make_doc(d.text), d) for d in gold]
+        scores = nlp.evaluate(examples)
+        wps = words_per_second(nlp, gold)
+        res = {
+            "ents_p": scores["ents_p"],
+            "ents_r": scores["ents_r"],
+            "ents_f": scores["ents_f"],
+            "ents_per_type": scores["ents_per_type"],
+            "words_per_second": wps,
+        }
+        if system.startswith("crf_ner"):
+            res["calibration"] = calibration(nlp, gold)
+        results[system] = res
+    print(f"# CoNLL-2003 dev NER, {args.steps} steps — {machine()}\n")
+    print("| system | P | R | F | words/s | ECE |")
+    print("|---|---|---|---|---|---|")
+    for system, r in results.items():
+        ece = r.get("calibration", {}).get("ece")
+        print(f"| {system} | {100*r['ents_p']:.2f} | {100*r['ents_r']:.2f} | {100*r['ents_f']:.2f} | "
+              f"{r['words_per_second']:.0f} | {'' if ece is None else f'{ece:.3f}'} |")
+    types = sorted(next(iter(results.values()))["ents_per_type"])
+    print("\n| system | " + " | ".join(f"{t} F" for t in types) + " |")
+    print("|---|" + "---|" * len(types))
+    for system, r in results.items():
+        print(f"| {system} | " + " | ".join(f"{100*r['ents_per_type'][t]['f']:.2f}" for t in types) + " |")
+    if "ner" in results:
+        for system, r in results.items():
+            if system != "ner":
+                print(f"\n{system} − ner: {100*(r['ents_f'] - results['ner']['ents_f']):+.2f} F, "
+                      f"speed ratio {r['words_per_second'] / results['ner']['words_per_second']:.2f}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"machine": machine(), "steps": args.steps, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
