@@ -1,3 +1,4 @@
+# make demo: set up a virtual environment, train, evaluate and use a demo pipeline.
 # make test: set up a virtual environment and run the test suite.
 # make bench-crf / bench-conll: benchmarks (see BENCHMARKS.md).
 PYTHON ?= python3.11
@@ -5,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= ../shared/data
 
-.PHONY: setup test test-slow bench-crf bench-conll clean
+.PHONY: setup demo test test-slow bench-crf bench-conll clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/python -m spacy project run demo
 
 test: setup
 	$(BIN)/python -m pytest tests
