@@ -81,3 +81,10 @@ def test_joint_config_shares_one_transformer(corpus, tmp_path, tiny_transformer)
     trf = nlp.get_pipe("transformer")
     assert sorted(trf.listener_map) == ["crf_ner", "crf_tagger"]
     assert {lsn.upstream_name for lsn in trf.listeners} == {"transformer"}
+
+
+def test_tagger_config(corpus, tmp_path):
+    nlp, doc = train_config("crf_tagger_cnn.cfg", corpus, tmp_path)
+    assert nlp.pipe_names == ["crf_tagger"]
+    assert "NNP" in nlp.get_pipe("crf_tagger").labels
+    assert all(t.tag_ for t in doc)
