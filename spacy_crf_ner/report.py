@@ -49,6 +49,15 @@ def classify(gold: Iterable[Ent], pred: Iterable[Ent]) -> Dict[str, List[Tuple[O
     return out
 
 
+def _region(doc: Doc, ent: Ent) -> Tuple[int, int]:
+    """Character offsets of the sentence holding an entity (the whole doc if
+    it has no sentence boundaries)."""
+    if doc.has_annotation("SENT_START"):
+        sent = doc[ent[0]].sent
+        return sent.start_char, sent.end_char
+    return 0, len(doc.text)
+
+
 def _ents(doc: Doc) -> List[Ent]:
     return [(e.start, e.end, e.label_) for e in doc.ents]
 
@@ -65,15 +74,16 @@ def _render(doc: Doc, title: str) -> str:
 def build_report(nlp: Language, examples: List[Example], title: str = "Entity errors", max_docs: int = 50) -> str:
     """Run `nlp` on the examples' texts and return the report as HTML.
 
-    max_docs (int): Documents rendered per kind of error (the counts are
-        always complete).
+    max_docs (int): Sentences rendered per kind of error (the counts are
+        always complete). Each error is shown in its gold sentence (the whole
+        document when the gold docs have no sentence boundaries).
     """
     preds = list(nlp.pipe([eg.reference.text for eg in examples]))
     scored = [Example(pred, eg.reference) for pred, eg in zip(preds, examples)]
     prf = get_ner_prf(scored)
     counts: Counter = Counter()
     confusion: Counter = Counter()
-    by_kind: Dict[str, List[int]] = defaultdict(list)
+    by_kind: Dict[str, List[Tuple[int, Tuple[int, int]]]] = defaultdict(list)
     for i, (pred, eg) in enumerate(zip(preds, examples)):
         gold_doc = eg.reference
         # predicted token offsets mapped to the gold tokens through characters
@@ -87,9 +97,10 @@ def build_report(nlp: Language, examples: List[Example], title: str = "Entity er
             counts[kind] += len(items)
             for g, p in items:
                 confusion[(g[2] if g else NONE, p[2] if p else NONE)] += 1
-            if kind in KINDS and items:
-                by_kind[kind].append(i)
-    labels = sorted({k[0] for k in confusion} | {k[1] for k in confusion} - {NONE}) + [NONE]
+            if kind in KINDS:
+                for region in sorted({_region(gold_doc, g or p) for g, p in items}):
+                    by_kind[kind].append((i, region))
+    labels = sorted(({k[0] for k in confusion} | {k[1] for k in confusion}) - {NONE}) + [NONE]
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
@@ -124,15 +135,18 @@ def build_report(nlp: Language, examples: List[Example], title: str = "Entity er
         parts.append(f"<tr><th>{html.escape(g)}</th>{''.join(cells)}</tr>")
     parts.append("</table>")
     for kind in KINDS:
-        docs = by_kind.get(kind, [])
-        parts.append(f"<h2 id='{kind}'>{kind.capitalize()} errors ({counts[kind]} in {len(docs)} documents)</h2>")
-        for i in docs[:max_docs]:
+        regions = by_kind.get(kind, [])
+        n_docs = len({i for i, _ in regions})
+        parts.append(f"<h2 id='{kind}'>{kind.capitalize()} errors ({counts[kind]} in {n_docs} documents)</h2>")
+        for i, (start, end) in regions[:max_docs]:
+            gold = examples[i].reference.char_span(start, end, alignment_mode="expand")
+            pred = preds[i].char_span(start, end, alignment_mode="expand")
             parts.append("<div class='pair'>")
-            parts.append(f"<div><h3>gold</h3>{_render(examples[i].reference, '')}</div>")
-            parts.append(f"<div><h3>predicted</h3>{_render(preds[i], '')}</div>")
+            parts.append(f"<div><h3>gold</h3>{_render(gold.as_doc(), '')}</div>")
+            parts.append(f"<div><h3>predicted</h3>{_render(pred.as_doc(), '')}</div>")
             parts.append("</div>")
-        if len(docs) > max_docs:
-            parts.append(f"<p>… and {len(docs) - max_docs} more documents.</p>")
+        if len(regions) > max_docs:
+            parts.append(f"<p>… and {len(regions) - max_docs} more sentences.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

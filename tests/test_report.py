@@ -27,4 +27,4 @@ def test_report_html():
     assert "Type errors (1 in 1 documents)" in page
     assert "Missed errors (1 in 1 documents)" in page
     assert "Spurious errors (0 in 0 documents)" in page
-    assert page.count("<h3>gold</h3>") == 2  # one doc rendered under type and under missed
+    assert page.count("<h3>gold</h3>") == 2  # the sentence, under type and under missed
