@@ -12,7 +12,7 @@ from pathlib import Path
 import spacy
 from spacy.training import Example
 
-from _common import REPO, convert_conll, load_docs, machine, train_all, words_per_second
+from _common import REPO, convert_conll, gold_tokenized, load_docs, machine, train_all, words_per_second
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
     for name, best in zip(systems, train_all(jobs, args.parallel)):
         nlp = spacy.load(best)
         gold = load_docs(dev_path, nlp.vocab)
-        scores = nlp.evaluate([Example(nlp.make_doc(d.text), d) for d in gold])
+        scores = nlp.evaluate([Example(gold_tokenized(nlp.vocab, d), d) for d in gold])
         results[name] = {"tag_acc": scores["tag_acc"], "words_per_second": words_per_second(nlp, gold)}
     print(f"# CoNLL-2003 dev POS (PTB tags), {args.steps} steps — {machine()}\n")
     print("| system | tag accuracy | words/s |")

@@ -419,12 +419,25 @@ def crf_decode(
 
 class CRFPosteriors:
     """Forward-backward results for a batch: token marginals and exact span
-    probabilities. Arrays are padded (B, T, K) on the model's backend."""
+    probabilities. Arrays are padded (B, T, K) on the model's backend.
+
+    temperature (float): Divides every score before normalizing (temperature
+        scaling, Guo et al. 2017): > 1 softens overconfident probabilities.
+        The most probable path is the same at any temperature.
+    """
 
     def __init__(
-        self, model: Model, emissions: Sequence[Floats2d], allowed: Optional[Sequence[Any]] = None
+        self,
+        model: Model,
+        emissions: Sequence[Floats2d],
+        allowed: Optional[Sequence[Any]] = None,
+        temperature: float = 1.0,
     ) -> None:
+        if not temperature > 0:
+            raise ValueError(f"CRF: temperature must be positive, not {temperature}.")
         xp, em, lengths, trans, start, end = _prepare(model, emissions, allowed)
+        if temperature != 1.0:
+            em, trans, start, end = (a / temperature for a in (em, trans, start, end))
         self.xp = xp
         self.tags: List[str] = list(model.attrs["tags"])
         self.scheme: str = model.attrs["scheme"]

@@ -125,7 +125,9 @@ class CRFSequenceLabeler(TrainablePipe):
                 for c, doc in zip(constraints, docs)
             ]
         paths = crf_decode(self.crf, scores, allowed)
-        posteriors = CRFPosteriors(self.crf, scores, allowed) if self.want_posteriors() else None
+        posteriors = None
+        if self.want_posteriors():
+            posteriors = CRFPosteriors(self.crf, scores, allowed, self.cfg.get("temperature", 1.0))
         return CRFBatch([self.model.ops.to_numpy(p) for p in paths], posteriors)
 
     # -- training ---------------------------------------------------------

@@ -49,6 +49,7 @@ if not Span.has_extension(CONFIDENCE_ATTR):
         "scheme": "BILUO",
         "spans_key": "crf_spans",
         "span_threshold": 0.1,
+        "temperature": 1.0,
         "scorer": {"@scorers": "spacy-crf-ner.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -60,6 +61,7 @@ def make_crf_ner(
     scheme: str,
     spans_key: Optional[str],
     span_threshold: float,
+    temperature: float,
     scorer: Optional[Callable],
 ) -> "CRFEntityRecognizer":
     """Create a CRF entity recognizer.
@@ -72,6 +74,9 @@ def make_crf_ner(
         `span_threshold` is stored in doc.spans[spans_key], with its probability
         in the group's attrs["scores"]. None to skip.
     span_threshold (float): The probability threshold for doc.spans.
+    temperature (float): Divides the CRF's scores when computing probabilities
+        (not when decoding); > 1 softens overconfident probabilities. Fit it on
+        held-out data with `spacy_crf_ner.calibration.fit_temperature`.
     scorer (Optional[Callable]): The scoring method.
     """
     return CRFEntityRecognizer(
@@ -81,6 +86,7 @@ def make_crf_ner(
         scheme=scheme,
         spans_key=spans_key,
         span_threshold=span_threshold,
+        temperature=temperature,
         scorer=scorer,
     )
 
@@ -102,6 +108,7 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
         scheme: str = "BILUO",
         spans_key: Optional[str] = "crf_spans",
         span_threshold: float = 0.1,
+        temperature: float = 1.0,
         scorer: Optional[Callable] = None,
     ) -> None:
         scheme = normalize_scheme(scheme)
@@ -109,6 +116,8 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
             raise ValueError(f"[{name}] crf_ner needs an entity scheme, 'BIO' or 'BILUO', not 'tags'.")
         if not 0.0 <= span_threshold <= 1.0:
             raise ValueError(f"[{name}] span_threshold must be in [0, 1], not {span_threshold}.")
+        if not temperature > 0:
+            raise ValueError(f"[{name}] temperature must be positive, not {temperature}.")
         super().__init__(
             vocab,
             model,
@@ -117,6 +126,7 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
             scorer=scorer,
             spans_key=spans_key,
             span_threshold=span_threshold,
+            temperature=temperature,
         )
 
     def labels_from_example(self, example: Example) -> Iterable[str]:

@@ -1,0 +1,132 @@
+"""Calibration of `crf_ner` entity probabilities.
+
+A CRF trained to convergence tends to be overconfident: its entities'
+probabilities average higher than their precision. Temperature scaling (Guo et
+al. 2017) divides every CRF score by one number T before normalizing; T > 1
+softens the probabilities and leaves the predicted entities unchanged. The
+temperature is fitted on held-out data (never the training data) by
+minimizing the log loss of "this predicted entity is correct", and stored as
+the component's `temperature` setting.
+"""
+from dataclasses import dataclass, field
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+
+from .layers.crf import CRFPosteriors, crf_decode
+from .pipeline.crf_ner import CRFEntityRecognizer
+from .schemes import tags_to_spans
+
+
+@dataclass
+class EntityPredictions:
+    """Emission scores, constraints and predicted entities for a set of docs,
+    with whether each predicted entity matches the gold exactly."""
+
+    scores: List[numpy.ndarray] = field(default_factory=list)
+    allowed: List[Optional[numpy.ndarray]] = field(default_factory=list)
+    spans: List[List[Tuple[int, int, str]]] = field(default_factory=list)
+    correct: List[List[bool]] = field(default_factory=list)
+
+    def subset(self, index: Sequence[int]) -> "EntityPredictions":
+        return EntityPredictions(
+            [self.scores[i] for i in index],
+            [self.allowed[i] for i in index],
+            [self.spans[i] for i in index],
+            [self.correct[i] for i in index],
+        )
+
+
+def collect_predictions(
+    nlp: Language, examples: Iterable[Example], component: str = "crf_ner", batch_size: int = 64
+) -> EntityPredictions:
+    """Run the pipeline up to `component` on the examples' predicted docs and
+    record the component's emission scores and predicted entities."""
+    ner = nlp.get_pipe(component)
+    if not isinstance(ner, CRFEntityRecognizer):
+        raise ValueError(f"calibration: '{component}' is a {type(ner).__name__}, not a crf_ner component.")
+    before = [proc for name, proc in nlp.pipeline[: nlp.pipe_names.index(component)]]
+    out = EntityPredictions()
+    examples = list(examples)
+    for i in range(0, len(examples), batch_size):
+        batch = examples[i : i + batch_size]
+        docs: List[Doc] = [eg.predicted.copy() for eg in batch]
+        for proc in before:
+            docs = list(proc.pipe(docs))
+        scores = [ner.model.ops.to_numpy(s) for s in ner.model.predict(docs)]
+        allowed = [ner.decode_constraints(doc) for doc in docs]
+        paths = crf_decode(ner.crf, scores, _fill(allowed, scores))
+        for doc, eg, path in zip(docs, batch, paths):
+            spans = tags_to_spans([ner.tags[k] for k in path], ner.cfg["scheme"])
+            gold = {
+                (s.start, s.end, s.label_)
+                for s in (eg.get_aligned_spans_y2x(eg.reference.ents, allow_overlap=False))
+            }
+            out.spans.append(spans)
+            out.correct.append([span in gold for span in spans])
+        out.scores.extend(scores)
+        out.allowed.extend(allowed)
+    return out
+
+
+def _fill(allowed: List[Optional[numpy.ndarray]], scores: List[numpy.ndarray]) -> Optional[list]:
+    if all(a is None for a in allowed):
+        return None
+    return [a if a is not None else numpy.ones(s.shape, dtype=bool) for a, s in zip(allowed, scores)]
+
+
+def entity_confidences(
+    ner: CRFEntityRecognizer, data: EntityPredictions, temperature: float, batch_size: int = 256
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Confidence and correctness of every predicted entity at `temperature`."""
+    confs: List[float] = []
+    for i in range(0, len(data.scores), batch_size):
+        scores = data.scores[i : i + batch_size]
+        allowed = _fill(data.allowed[i : i + batch_size], scores)
+        post = CRFPosteriors(ner.crf, scores, allowed, temperature)
+        for b, spans in enumerate(data.spans[i : i + batch_size]):
+            confs.extend(post.span_prob(b, s, e, label) for s, e, label in spans)
+    correct = [c for doc in data.correct for c in doc]
+    return numpy.asarray(confs), numpy.asarray(correct, dtype=bool)
+
+
+def expected_calibration_error(conf: numpy.ndarray, correct: numpy.ndarray, n_bins: int = 10) -> float:
+    """ECE with `n_bins` equal-width bins: the mean |confidence - accuracy|
+    per bin, weighted by the bin's share of entities."""
+    if not len(conf):
+        return 0.0
+    bins = numpy.minimum((conf * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for k in range(n_bins):
+        sel = bins == k
+        if sel.any():
+            ece += sel.mean() * abs(conf[sel].mean() - correct[sel].mean())
+    return float(ece)
+
+
+def log_loss(conf: numpy.ndarray, correct: numpy.ndarray) -> float:
+    p = numpy.clip(conf, 1e-7, 1 - 1e-7)
+    return float(-numpy.mean(numpy.where(correct, numpy.log(p), numpy.log1p(-p))))
+
+
+def fit_temperature(
+    ner: CRFEntityRecognizer, data: EntityPredictions, grid: Optional[Sequence[float]] = None
+) -> float:
+    """The temperature that minimizes the log loss of entity correctness on
+    `data` (a geometric grid from 0.5 to 8, then a finer grid around the best)."""
+    grid = list(grid) if grid is not None else list(numpy.geomspace(0.5, 8.0, 25))
+    losses = [log_loss(*entity_confidences(ner, data, t)) for t in grid]
+    best = int(numpy.argmin(losses))
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    fine = list(numpy.linspace(lo, hi, 9))
+    fine_losses = [log_loss(*entity_confidences(ner, data, t)) for t in fine]
+    return float(fine[int(numpy.argmin(fine_losses))])
+
+
+def set_temperature(nlp: Language, component: str, temperature: float) -> None:
+    """Store a fitted temperature in the component and the pipeline config."""
+    nlp.get_pipe(component).cfg["temperature"] = float(temperature)
+    nlp.config["components"][component]["temperature"] = float(temperature)
