@@ -1,0 +1,529 @@
+"""Candidate generation: exact normalized alias, word-order-insensitive alias,
+then fuzzy character n-gram TF-IDF cosine.
+
+The fuzzy step is the method of scispaCy's linker (char 3-grams, TF-IDF,
+cosine), searched with an inverted index over n-grams instead of an
+approximate nearest-neighbour index: each query adds up the weights of the
+aliases in the posting lists of its n-grams (a sparse matrix-vector product
+done column by column), skipping n-grams so frequent that their posting
+lists exceed ``max_postings`` (they add little weight), then rescores the best
+``n_rescore`` aliases with the exact cosine. The kernel is compiled with
+numba. See BENCHMARKS for the measurements behind this choice.
+"""
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+
+import numpy
+import srsly
+from numba import njit
+
+from .knowledge_base import KnowledgeBase
+from .normalize import NormalizationConfig, Normalizer, invert_name, sorted_key
+
+logger = logging.getLogger("spacy_crf_ner")
+
+
+class Candidate(NamedTuple):
+    """One candidate entity for a mention."""
+
+    id: str
+    score: float
+    alias: str
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Settings of :class:`CandidateIndex`.
+
+    ngram_sizes (Tuple[int, ...]): Character n-gram lengths of the TF-IDF vectors.
+    inverted_names (bool): Also index "Y X" for an alias "X, Y" (MeSH style).
+    word_order (bool): Match aliases whose words are a permutation of the mention's.
+    word_order_score (float): Score given to a word-order match.
+    fuzzy (bool): Use the TF-IDF step at all.
+    fuzzy_when_exact (bool): Also run the TF-IDF step when an exact match exists
+        (fills the top-k list; costs time).
+    max_postings (int): n-grams whose posting lists are longer are skipped when
+        gathering candidates (the two rarest n-grams of a query are always used).
+    n_rescore (int): Aliases rescored with the exact cosine per query.
+    """
+
+    ngram_sizes: Tuple[int, ...] = (3,)
+    inverted_names: bool = True
+    word_order: bool = True
+    word_order_score: float = 0.97
+    fuzzy: bool = True
+    fuzzy_when_exact: bool = True
+    max_postings: int = 20000
+    n_rescore: int = 64
+
+    @classmethod
+    def from_dict(cls, cfg: Dict[str, Any]) -> "IndexConfig":
+        """cfg (Dict[str, Any]): Field values.
+        RETURNS (IndexConfig): The config.
+        """
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ValueError(
+                f"entity_normalizer: unknown index setting(s) {unknown}. Use only {sorted(known)}."
+            )
+        values = dict(cfg)
+        if "ngram_sizes" in values:
+            values["ngram_sizes"] = tuple(int(n) for n in values["ngram_sizes"])
+        return cls(**values)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """RETURNS (Dict[str, Any]): JSON-serializable settings."""
+        data = asdict(self)
+        data["ngram_sizes"] = list(self.ngram_sizes)
+        return data
+
+
+# Numba kernels
+
+
+@njit(cache=True, nogil=True)
+def _csr_to_csc(row_ptr, row_cols, row_vals, n_cols):  # pragma: no cover - compiled
+    n_rows = row_ptr.shape[0] - 1
+    counts = numpy.zeros(n_cols + 1, numpy.int64)
+    for p in range(row_cols.shape[0]):
+        counts[row_cols[p] + 1] += 1
+    col_ptr = numpy.cumsum(counts)
+    fill = col_ptr[:-1].copy()
+    col_rows = numpy.empty(row_cols.shape[0], numpy.int32)
+    col_vals = numpy.empty(row_cols.shape[0], numpy.float32)
+    for r in range(n_rows):
+        for p in range(row_ptr[r], row_ptr[r + 1]):
+            c = row_cols[p]
+            col_rows[fill[c]] = r
+            col_vals[fill[c]] = row_vals[p]
+            fill[c] += 1
+    return col_ptr, col_rows, col_vals
+
+
+@njit(cache=True, nogil=True)
+def _search(
+    q_ptr, q_cols, q_vals, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
+    max_postings, n_rescore, k, acc, touched, out_idx, out_score,
+):  # pragma: no cover - compiled
+    n_q = q_ptr.shape[0] - 1
+    top_idx = numpy.empty(n_rescore, numpy.int64)
+    top_val = numpy.empty(n_rescore, numpy.float32)
+    for qi in range(n_q):
+        a = q_ptr[qi]
+        b = q_ptr[qi + 1]
+        for j in range(k):
+            out_idx[qi, j] = -1
+            out_score[qi, j] = 0.0
+        if b == a:
+            continue
+        # Use rare n-grams first: they carry the weight and have short lists.
+        dfs = numpy.empty(b - a, numpy.int64)
+        for j in range(b - a):
+            c = q_cols[a + j]
+            dfs[j] = col_ptr[c + 1] - col_ptr[c]
+        order = numpy.argsort(dfs)
+        n_t = 0
+        for jj in range(b - a):
+            j = order[jj]
+            if dfs[j] > max_postings and jj >= 2:
+                break
+            c = q_cols[a + j]
+            w = q_vals[a + j]
+            for p in range(col_ptr[c], col_ptr[c + 1]):
+                r = col_rows[p]
+                if acc[r] == 0.0:
+                    touched[n_t] = r
+                    n_t += 1
+                acc[r] += w * col_vals[p]
+        # Keep the n_rescore best partial scores (insertion into a small sorted buffer).
+        n_top = 0
+        for t in range(n_t):
+            r = touched[t]
+            v = acc[r]
+            acc[r] = 0.0
+            if n_top == n_rescore and v <= top_val[n_top - 1]:
+                continue
+            pos = n_top if n_top < n_rescore else n_rescore - 1
+            while pos > 0 and top_val[pos - 1] < v:
+                if pos < n_rescore:
+                    top_val[pos] = top_val[pos - 1]
+                    top_idx[pos] = top_idx[pos - 1]
+                pos -= 1
+            top_val[pos] = v
+            top_idx[pos] = r
+            if n_top < n_rescore:
+                n_top += 1
+        # Exact cosine of the survivors: merge the sorted query and alias columns.
+        exact = numpy.empty(n_top, numpy.float32)
+        for t in range(n_top):
+            r = top_idx[t]
+            i = a
+            p = row_ptr[r]
+            e = row_ptr[r + 1]
+            s = 0.0
+            while i < b and p < e:
+                ci = q_cols[i]
+                cp = row_cols[p]
+                if ci == cp:
+                    s += q_vals[i] * row_vals[p]
+                    i += 1
+                    p += 1
+                elif ci < cp:
+                    i += 1
+                else:
+                    p += 1
+            exact[t] = s
+        best = numpy.argsort(-exact)
+        for j in range(min(k, n_top)):
+            out_idx[qi, j] = top_idx[best[j]]
+            out_score[qi, j] = exact[best[j]]
+
+
+class CandidateIndex:
+    """Exact, word-order and TF-IDF candidate generator over a KB's aliases.
+
+    Build with :meth:`build`; query with :meth:`candidates` or
+    :meth:`candidates_batch`.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        normalization: NormalizationConfig,
+        config: IndexConfig,
+    ) -> None:
+        self.kb = kb
+        self.normalization = normalization
+        self.config = config
+        self.normalizer = Normalizer(normalization)
+        self.keys: List[str] = []
+        self.key_ptr = numpy.zeros(1, dtype=numpy.int64)
+        self.key_pairs = numpy.zeros(0, dtype=numpy.int32)
+        self.vocab: Dict[str, int] = {}
+        self.idf = numpy.zeros(0, dtype=numpy.float32)
+        self.row_ptr = numpy.zeros(1, dtype=numpy.int64)
+        self.row_cols = numpy.zeros(0, dtype=numpy.int32)
+        self.row_vals = numpy.zeros(0, dtype=numpy.float32)
+        self._finish()
+
+    # Building
+
+    @classmethod
+    def build(
+        cls,
+        kb: KnowledgeBase,
+        normalization: NormalizationConfig = NormalizationConfig(),
+        config: IndexConfig = IndexConfig(),
+        progress: bool = False,
+    ) -> "CandidateIndex":
+        """Normalize all aliases of a KB and build the exact and TF-IDF indexes.
+
+        kb (KnowledgeBase): The knowledge base.
+        normalization (NormalizationConfig): String normalization settings.
+        config (IndexConfig): Index settings.
+        progress (bool): Show progress bars.
+        RETURNS (CandidateIndex): The index.
+        """
+        self = cls.__new__(cls)
+        self.kb = kb
+        self.normalization = normalization
+        self.config = config
+        self.normalizer = Normalizer(normalization)
+        norm = self.normalizer
+        key_to_pairs: Dict[str, List[int]] = {}
+        pairs: Iterable[int] = range(kb.n_aliases)
+        if progress:
+            from tqdm import tqdm
+
+            pairs = tqdm(pairs, desc="Normalizing aliases", unit=" aliases")
+        texts = kb.alias_texts
+        for pair in pairs:
+            text = texts[pair]
+            forms = [text]
+            if config.inverted_names:
+                forms.extend(invert_name(text))
+            for form in forms:
+                key = norm(form)
+                if key:
+                    lst = key_to_pairs.setdefault(key, [])
+                    if not lst or lst[-1] != pair:
+                        lst.append(pair)
+        norm._cache.clear()
+        self.keys = list(key_to_pairs)
+        lengths = numpy.fromiter((len(v) for v in key_to_pairs.values()), dtype=numpy.int64, count=len(self.keys))
+        self.key_ptr = numpy.zeros(len(self.keys) + 1, dtype=numpy.int64)
+        numpy.cumsum(lengths, out=self.key_ptr[1:])
+        self.key_pairs = numpy.fromiter(
+            (p for v in key_to_pairs.values() for p in v), dtype=numpy.int32, count=int(self.key_ptr[-1])
+        )
+        del key_to_pairs
+        self._build_tfidf(progress)
+        self._finish()
+        logger.info(
+            "Built candidate index: %d aliases, %d normalized keys, %d n-grams",
+            kb.n_aliases, len(self.keys), len(self.vocab),
+        )
+        return self
+
+    def _build_tfidf(self, progress: bool) -> None:
+        ns = self.config.ngram_sizes
+        vocab: Dict[str, int] = {}
+        cols: List[int] = []
+        ptr = [0]
+        keys: Iterable[str] = self.keys
+        if progress:
+            from tqdm import tqdm
+
+            keys = tqdm(keys, desc="Vectorizing aliases", unit=" keys")
+        setdefault = vocab.setdefault
+        for key in keys:
+            row = sorted({setdefault(g, len(vocab)) for g in _grams(key, ns)})
+            cols.extend(row)
+            ptr.append(len(cols))
+        # Counts are recomputed with a second pass only where an n-gram repeats
+        # within a key; here tf is binary for speed and compactness (repeated
+        # 3-grams inside one alias are rare and carry little information).
+        self.vocab = vocab
+        self.row_ptr = numpy.asarray(ptr, dtype=numpy.int64)
+        self.row_cols = numpy.asarray(cols, dtype=numpy.int32)
+        n_docs = len(self.keys)
+        df = numpy.bincount(self.row_cols, minlength=len(vocab)).astype(numpy.float64)
+        # Smooth idf as in scikit-learn's TfidfVectorizer.
+        self.idf = (numpy.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(numpy.float32)
+        vals = self.idf[self.row_cols].astype(numpy.float32)
+        sq = numpy.add.reduceat(vals.astype(numpy.float64) ** 2, self.row_ptr[:-1]) if len(vals) else numpy.zeros(0)
+        lengths = numpy.diff(self.row_ptr)
+        sq = numpy.where(lengths > 0, sq, 1.0)
+        norms = numpy.sqrt(sq).astype(numpy.float32)
+        self.row_vals = vals / numpy.repeat(norms, lengths)
+
+    def _finish(self) -> None:
+        """Derive the lookup tables and the column-major copy of the TF-IDF matrix."""
+        self.exact: Dict[str, int] = {key: i for i, key in enumerate(self.keys)}
+        self.by_word_order: Dict[str, int] = {}
+        if self.config.word_order:
+            for i, key in enumerate(self.keys):
+                if " " in key:
+                    self.by_word_order.setdefault(sorted_key(key), i)
+        self.col_ptr, self.col_rows, self.col_vals = _csr_to_csc(
+            self.row_ptr, self.row_cols, self.row_vals, len(self.vocab)
+        )
+        self.max_idf = float(numpy.log(1.0 + len(self.keys)) + 1.0)
+        self._acc = numpy.zeros(max(len(self.keys), 1), dtype=numpy.float32)
+        self._touched = numpy.zeros(max(len(self.keys), 1), dtype=numpy.int32)
+        self.pair_entities = numpy.asarray(self.kb.alias_entities, dtype=numpy.int32)
+        self.pair_counts = numpy.asarray(self.kb.alias_counts, dtype=numpy.int32)
+
+    # Querying
+
+    def vectorize(self, keys: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """TF-IDF vectors of normalized strings as CSR arrays (sorted columns,
+        unit length; n-grams unknown to the index count in the length).
+
+        keys (Sequence[str]): Normalized strings.
+        RETURNS (Tuple[ndarray, ndarray, ndarray]): ptr, cols, vals.
+        """
+        ptr = [0]
+        cols: List[int] = []
+        vals: List[float] = []
+        vocab = self.vocab
+        idf = self.idf
+        ns = self.config.ngram_sizes
+        for key in keys:
+            known = []
+            sq = 0.0
+            for g in set(_grams(key, ns)):
+                c = vocab.get(g)
+                if c is None:
+                    sq += self.max_idf**2
+                else:
+                    known.append(c)
+            known.sort()
+            w = idf[known] if known else numpy.zeros(0, numpy.float32)
+            sq += float(numpy.dot(w, w))
+            norm = sq**0.5 if sq > 0 else 1.0
+            cols.extend(known)
+            vals.extend((w / norm).tolist())
+            ptr.append(len(cols))
+        return (
+            numpy.asarray(ptr, dtype=numpy.int64),
+            numpy.asarray(cols, dtype=numpy.int32),
+            numpy.asarray(vals, dtype=numpy.float32),
+        )
+
+    def search_keys(self, keys: Sequence[str], k: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Nearest normalized aliases by char n-gram TF-IDF cosine.
+
+        keys (Sequence[str]): Normalized query strings.
+        k (int): How many neighbours per query.
+        RETURNS (Tuple[ndarray, ndarray]): Key indices (-1 pads) and cosines, shape (len(keys), k).
+        """
+        q_ptr, q_cols, q_vals = self.vectorize(keys)
+        out_idx = numpy.full((len(keys), k), -1, dtype=numpy.int64)
+        out_score = numpy.zeros((len(keys), k), dtype=numpy.float32)
+        if len(keys) and len(self.keys):
+            _search(
+                q_ptr, q_cols, q_vals, self.col_ptr, self.col_rows, self.col_vals,
+                self.row_ptr, self.row_cols, self.row_vals,
+                int(self.config.max_postings), max(int(self.config.n_rescore), k), k,
+                self._acc, self._touched, out_idx, out_score,
+            )
+        return out_idx, out_score
+
+    def _key_candidates(
+        self, key_index: int, score: float, out: Dict[int, Tuple[float, int, int]]
+    ) -> None:
+        for pair in self.key_pairs[self.key_ptr[key_index] : self.key_ptr[key_index + 1]]:
+            entity = int(self.pair_entities[pair])
+            count = int(self.pair_counts[pair])
+            prev = out.get(entity)
+            if prev is None or (score, count) > (prev[0], prev[1]):
+                out[entity] = (score, count, int(pair))
+
+    def candidates(
+        self, text: str, k: int = 5, allowed_types: Optional[Set[str]] = None
+    ) -> List[Candidate]:
+        """Candidates for one mention, best first.
+
+        text (str): The mention text.
+        k (int): The maximum number of candidates.
+        allowed_types (Optional[Set[str]]): If given, only entities with one of these types.
+        RETURNS (List[Candidate]): (id, score, matched alias), best first.
+        """
+        return self.candidates_batch([text], k, [allowed_types])[0]
+
+    def candidates_batch(
+        self,
+        texts: Sequence[str],
+        k: int = 5,
+        allowed_types: Optional[Sequence[Optional[Set[str]]]] = None,
+    ) -> List[List[Candidate]]:
+        """Candidates for many mentions at once (one kernel call for the fuzzy step).
+
+        texts (Sequence[str]): Mention texts.
+        k (int): The maximum number of candidates per mention.
+        allowed_types (Optional[Sequence[Optional[Set[str]]]]): Per mention, the allowed
+            entity types (None: no constraint).
+        RETURNS (List[List[Candidate]]): Per mention, (id, score, matched alias) best first.
+        """
+        cfg = self.config
+        norm = self.normalizer
+        found: List[Dict[int, Tuple[float, int, int]]] = []
+        fuzzy_rows: List[int] = []
+        fuzzy_keys: List[str] = []
+        for i, text in enumerate(texts):
+            out: Dict[int, Tuple[float, int, int]] = {}
+            key = norm(text)
+            if key:
+                hit = self.exact.get(key)
+                if hit is not None:
+                    self._key_candidates(hit, 1.0, out)
+                elif cfg.word_order and " " in key:
+                    hit = self.by_word_order.get(sorted_key(key))
+                    if hit is not None:
+                        self._key_candidates(hit, cfg.word_order_score, out)
+                if cfg.fuzzy and (cfg.fuzzy_when_exact or not out):
+                    fuzzy_rows.append(i)
+                    fuzzy_keys.append(key)
+            found.append(out)
+        if fuzzy_keys:
+            n_keys = max(k, 8)
+            idx, scores = self.search_keys(fuzzy_keys, n_keys)
+            for row, key_idx, key_scores in zip(fuzzy_rows, idx, scores):
+                out = found[row]
+                for ki, s in zip(key_idx.tolist(), key_scores.tolist()):
+                    if ki < 0:
+                        break
+                    self._key_candidates(ki, min(float(s), 0.999), out)
+        results: List[List[Candidate]] = []
+        ids = self.kb.ids
+        types = self.kb.types
+        alias_texts = self.kb.alias_texts
+        for i, out in enumerate(found):
+            allowed = allowed_types[i] if allowed_types is not None else None
+            items = sorted(out.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+            cands: List[Candidate] = []
+            for entity, (score, _count, pair) in items:
+                if allowed is not None and not allowed.intersection(types[entity]):
+                    continue
+                cands.append(Candidate(ids[entity], round(score, 6), alias_texts[pair]))
+                if len(cands) == k:
+                    break
+            results.append(cands)
+        return results
+
+    # Serialization
+
+    def to_dict(self) -> Dict[str, Any]:
+        """RETURNS (Dict[str, Any]): The index (without the KB) as msgpack-serializable data."""
+        return {
+            "normalization": self.normalization.to_dict(),
+            "config": self.config.to_dict(),
+            "keys": self.keys,
+            "vocab": list(self.vocab),
+            "key_ptr": self.key_ptr,
+            "key_pairs": self.key_pairs,
+            "idf": self.idf,
+            "row_ptr": self.row_ptr,
+            "row_cols": self.row_cols,
+            "row_vals": self.row_vals,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any], kb: KnowledgeBase) -> "CandidateIndex":
+        """data (Dict[str, Any]): As returned by :meth:`to_dict`.
+        kb (KnowledgeBase): The KB the index was built from.
+        RETURNS (CandidateIndex): The index.
+        """
+        self = cls.__new__(cls)
+        self.kb = kb
+        self.normalization = NormalizationConfig.from_dict(data["normalization"])
+        self.config = IndexConfig.from_dict(data["config"])
+        self.normalizer = Normalizer(self.normalization)
+        self.keys = list(data["keys"])
+        self.vocab = {g: i for i, g in enumerate(data["vocab"])}
+        for name in ("key_ptr", "key_pairs", "idf", "row_ptr", "row_cols", "row_vals"):
+            setattr(self, name, numpy.ascontiguousarray(data[name]))
+        self._finish()
+        return self
+
+    _ARRAYS = ("key_ptr", "key_pairs", "idf", "row_ptr", "row_cols", "row_vals")
+
+    def to_disk(self, path: Union[str, Path]) -> None:
+        """Save to a directory: ``index.msgpack`` (strings, settings) and ``.npy`` arrays.
+
+        path (Union[str, Path]): The directory (created if missing).
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        data = self.to_dict()
+        for name in self._ARRAYS:
+            numpy.save(path / f"{name}.npy", data.pop(name), allow_pickle=False)
+        srsly.write_msgpack(path / "index.msgpack", data)
+
+    @classmethod
+    def from_disk(cls, path: Union[str, Path], kb: KnowledgeBase) -> "CandidateIndex":
+        """path (Union[str, Path]): A directory written by :meth:`to_disk`.
+        kb (KnowledgeBase): The KB the index was built from.
+        RETURNS (CandidateIndex): The index.
+        """
+        path = Path(path)
+        data = dict(srsly.read_msgpack(path / "index.msgpack"))
+        for name in cls._ARRAYS:
+            data[name] = numpy.load(path / f"{name}.npy", allow_pickle=False)
+        return cls.from_dict(data, kb)
+
+
+def _grams(key: str, ns: Sequence[int]) -> List[str]:
+    grams: List[str] = []
+    for word in key.split():
+        padded = f" {word} "
+        for n in ns:
+            if len(padded) <= n:
+                grams.append(padded)
+            else:
+                grams.extend([padded[i : i + n] for i in range(len(padded) - n + 1)])
+    return grams
