@@ -92,7 +92,7 @@ def tfidf_baseline(kb: KnowledgeBase, texts: Sequence[str], k: int) -> List[List
     )
     # Exhaustive search (no posting-list cut): the exact nearest neighbours.
     cfg = IndexConfig(
-        inverted_names=False, word_order=False, max_postings=10**9, n_rescore=10**6, fuzzy_when_exact=True
+        inverted_names=False, word_order=False, posting_budget=2**62, fuzzy_when_exact=True
     )
     index = CandidateIndex.build(kb, plain, cfg)
     return [[c.id for c in cands] for cands in index.candidates_batch(texts, k)]

@@ -5,10 +5,13 @@ The fuzzy step is the method of scispaCy's linker (char 3-grams, TF-IDF,
 cosine), searched with an inverted index over n-grams instead of an
 approximate nearest-neighbour index: each query adds up the weights of the
 aliases in the posting lists of its n-grams (a sparse matrix-vector product
-done column by column), skipping n-grams so frequent that their posting
-lists exceed ``max_postings`` (they add little weight), then rescores the best
-``n_rescore`` aliases with the exact cosine. The kernel is compiled with
-numba. See BENCHMARKS for the measurements behind this choice.
+done column by column), rarest n-grams first, and stops adding n-grams once
+``posting_budget`` postings were visited (frequent n-grams add little weight
+and cost the most), then rescores the best ``n_rescore`` aliases with the
+exact cosine. Expansion to entities, type filtering and ranking by (score,
+prior count) happen in the same numba kernel, so the Python work per mention
+is normalization, one dict lookup and building the query vector. See
+BENCHMARKS for the measurements behind this choice.
 """
 import logging
 from dataclasses import asdict, dataclass
@@ -44,9 +47,11 @@ class IndexConfig:
     fuzzy (bool): Use the TF-IDF step at all.
     fuzzy_when_exact (bool): Also run the TF-IDF step when an exact match exists
         (fills the top-k list; costs time).
-    max_postings (int): n-grams whose posting lists are longer are skipped when
-        gathering candidates (the two rarest n-grams of a query are always used).
+    posting_budget (int): Postings visited per query when gathering fuzzy candidates,
+        rarest n-grams first (the two rarest n-grams are always used). Bounds the
+        cost per mention on large KBs; a very large value gives exhaustive search.
     n_rescore (int): Aliases rescored with the exact cosine per query.
+    n_keys (int): Nearest normalized aliases expanded to entities per query.
     """
 
     ngram_sizes: Tuple[int, ...] = (3,)
@@ -55,8 +60,9 @@ class IndexConfig:
     word_order_score: float = 0.97
     fuzzy: bool = True
     fuzzy_when_exact: bool = True
-    max_postings: int = 20000
+    posting_budget: int = 5000
     n_rescore: int = 64
+    n_keys: int = 16
 
     @classmethod
     def from_dict(cls, cfg: Dict[str, Any]) -> "IndexConfig":
@@ -104,82 +110,195 @@ def _csr_to_csc(row_ptr, row_cols, row_vals, n_cols):  # pragma: no cover - comp
 
 
 @njit(cache=True, nogil=True)
-def _search(
-    q_ptr, q_cols, q_vals, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
-    max_postings, n_rescore, k, acc, touched, out_idx, out_score,
+def _fuzzy_keys(
+    a, b, q_cols, q_vals, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
+    budget, n_rescore, acc, touched, top_idx, top_val,
 ):  # pragma: no cover - compiled
-    n_q = q_ptr.shape[0] - 1
+    """Nearest keys of one query (q_cols[a:b]); returns how many are in top_idx/top_val,
+    sorted by exact cosine, best first."""
+    if b == a:
+        return 0
+    # Rare n-grams first: they carry most of the weight and have short
+    # posting lists. Stop adding n-grams once the postings visited exceed the
+    # budget (the two rarest are always used), which bounds the cost per query.
+    dfs = numpy.empty(b - a, numpy.int64)
+    for j in range(b - a):
+        c = q_cols[a + j]
+        dfs[j] = col_ptr[c + 1] - col_ptr[c]
+    order = numpy.argsort(dfs)
+    n_t = 0
+    visited = 0
+    for jj in range(b - a):
+        j = order[jj]
+        if jj >= 2 and visited + dfs[j] > budget:
+            break
+        visited += dfs[j]
+        c = q_cols[a + j]
+        w = q_vals[a + j]
+        for p in range(col_ptr[c], col_ptr[c + 1]):
+            r = col_rows[p]
+            if acc[r] == 0.0:
+                touched[n_t] = r
+                n_t += 1
+            acc[r] += w * col_vals[p]
+    # Keep the n_rescore best partial scores (insertion into a small sorted buffer).
+    n_top = 0
+    for t in range(n_t):
+        r = touched[t]
+        v = acc[r]
+        acc[r] = 0.0
+        if n_top == n_rescore and v <= top_val[n_top - 1]:
+            continue
+        pos = n_top if n_top < n_rescore else n_rescore - 1
+        while pos > 0 and top_val[pos - 1] < v:
+            top_val[pos] = top_val[pos - 1]
+            top_idx[pos] = top_idx[pos - 1]
+            pos -= 1
+        top_val[pos] = v
+        top_idx[pos] = r
+        if n_top < n_rescore:
+            n_top += 1
+    # Exact cosine of the survivors: merge the sorted query and key columns.
+    for t in range(n_top):
+        r = top_idx[t]
+        i = a
+        p = row_ptr[r]
+        e = row_ptr[r + 1]
+        s = 0.0
+        while i < b and p < e:
+            ci = q_cols[i]
+            cp = row_cols[p]
+            if ci == cp:
+                s += q_vals[i] * row_vals[p]
+                i += 1
+                p += 1
+            elif ci < cp:
+                i += 1
+            else:
+                p += 1
+        top_val[t] = s
+    # Re-sort by exact score (insertion sort; n_top is small).
+    for t in range(1, n_top):
+        v = top_val[t]
+        r = top_idx[t]
+        pos = t
+        while pos > 0 and top_val[pos - 1] < v:
+            top_val[pos] = top_val[pos - 1]
+            top_idx[pos] = top_idx[pos - 1]
+            pos -= 1
+        top_val[pos] = v
+        top_idx[pos] = r
+    return n_top
+
+
+@njit(cache=True, nogil=True)
+def _link(
+    q_ptr, q_cols, q_vals, forced_key, forced_score, q_allowed, q_allowed_all,
+    col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
+    key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
+    budget, n_rescore, n_keys, max_score_fuzzy, k, acc, touched,
+    out_ent, out_score, out_pair,
+):  # pragma: no cover - compiled
+    """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys,
+    expanded to entities, filtered by type bits, best k per query by (score,
+    prior count)."""
+    n_q = forced_key.shape[0]
     top_idx = numpy.empty(n_rescore, numpy.int64)
     top_val = numpy.empty(n_rescore, numpy.float32)
+    cap = 512
+    c_ent = numpy.empty(cap, numpy.int64)
+    c_score = numpy.empty(cap, numpy.float32)
+    c_count = numpy.empty(cap, numpy.int64)
+    c_pair = numpy.empty(cap, numpy.int64)
     for qi in range(n_q):
-        a = q_ptr[qi]
-        b = q_ptr[qi + 1]
+        allowed = q_allowed[qi]
+        constrained = allowed != q_allowed_all
+        n_c = 0
+        n_top = _fuzzy_keys(
+            q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, col_ptr, col_rows, col_vals,
+            row_ptr, row_cols, row_vals, budget, n_rescore, acc, touched, top_idx, top_val,
+        )
+        n_top = min(n_top, n_keys)
+        for t in range(-1, n_top):
+            if t == -1:
+                key = forced_key[qi]
+                score = forced_score[qi]
+                if key < 0:
+                    continue
+            else:
+                key = top_idx[t]
+                score = min(top_val[t], max_score_fuzzy)
+                if key == forced_key[qi]:
+                    continue
+            for pp in range(key_ptr[key], key_ptr[key + 1]):
+                pair = key_pairs[pp]
+                ent = pair_entities[pair]
+                if constrained and (entity_types[ent] & allowed) == 0:
+                    continue
+                cnt = pair_counts[pair]
+                found = -1
+                for u in range(n_c):
+                    if c_ent[u] == ent:
+                        found = u
+                        break
+                if found >= 0:
+                    if score > c_score[found] or (score == c_score[found] and cnt > c_count[found]):
+                        c_score[found] = score
+                        c_count[found] = cnt
+                        c_pair[found] = pair
+                elif n_c < cap:
+                    c_ent[n_c] = ent
+                    c_score[n_c] = score
+                    c_count[n_c] = cnt
+                    c_pair[n_c] = pair
+                    n_c += 1
+        # Selection of the k best by (score desc, count desc, entity asc).
         for j in range(k):
-            out_idx[qi, j] = -1
-            out_score[qi, j] = 0.0
-        if b == a:
-            continue
-        # Use rare n-grams first: they carry the weight and have short lists.
-        dfs = numpy.empty(b - a, numpy.int64)
-        for j in range(b - a):
-            c = q_cols[a + j]
-            dfs[j] = col_ptr[c + 1] - col_ptr[c]
-        order = numpy.argsort(dfs)
-        n_t = 0
-        for jj in range(b - a):
-            j = order[jj]
-            if dfs[j] > max_postings and jj >= 2:
-                break
-            c = q_cols[a + j]
-            w = q_vals[a + j]
-            for p in range(col_ptr[c], col_ptr[c + 1]):
-                r = col_rows[p]
-                if acc[r] == 0.0:
-                    touched[n_t] = r
-                    n_t += 1
-                acc[r] += w * col_vals[p]
-        # Keep the n_rescore best partial scores (insertion into a small sorted buffer).
-        n_top = 0
-        for t in range(n_t):
-            r = touched[t]
-            v = acc[r]
-            acc[r] = 0.0
-            if n_top == n_rescore and v <= top_val[n_top - 1]:
-                continue
-            pos = n_top if n_top < n_rescore else n_rescore - 1
-            while pos > 0 and top_val[pos - 1] < v:
-                if pos < n_rescore:
-                    top_val[pos] = top_val[pos - 1]
-                    top_idx[pos] = top_idx[pos - 1]
-                pos -= 1
-            top_val[pos] = v
-            top_idx[pos] = r
-            if n_top < n_rescore:
-                n_top += 1
-        # Exact cosine of the survivors: merge the sorted query and alias columns.
-        exact = numpy.empty(n_top, numpy.float32)
-        for t in range(n_top):
-            r = top_idx[t]
-            i = a
-            p = row_ptr[r]
-            e = row_ptr[r + 1]
-            s = 0.0
-            while i < b and p < e:
-                ci = q_cols[i]
-                cp = row_cols[p]
-                if ci == cp:
-                    s += q_vals[i] * row_vals[p]
-                    i += 1
-                    p += 1
-                elif ci < cp:
-                    i += 1
-                else:
-                    p += 1
-            exact[t] = s
-        best = numpy.argsort(-exact)
+            best = -1
+            for u in range(n_c):
+                if c_ent[u] < 0:
+                    continue
+                if best < 0:
+                    best = u
+                    continue
+                if c_score[u] > c_score[best] or (
+                    c_score[u] == c_score[best]
+                    and (c_count[u] > c_count[best] or (c_count[u] == c_count[best] and c_ent[u] < c_ent[best]))
+                ):
+                    best = u
+            if best < 0:
+                out_ent[qi, j] = -1
+                out_score[qi, j] = 0.0
+                out_pair[qi, j] = -1
+            else:
+                out_ent[qi, j] = c_ent[best]
+                out_score[qi, j] = c_score[best]
+                out_pair[qi, j] = c_pair[best]
+                c_ent[best] = -1
+
+
+_ALL_BITS = (1 << 64) - 1
+_OVERFLOW_BIT = 1 << 63
+# Fuzzy scores stay below an exact match's 1.0.
+_MAX_FUZZY = 0.999
+
+
+@njit(cache=True, nogil=True)
+def _search_batch(
+    q_ptr, q_cols, q_vals, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
+    budget, n_rescore, acc, touched, out_idx, out_score,
+):  # pragma: no cover - compiled
+    top_idx = numpy.empty(n_rescore, numpy.int64)
+    top_val = numpy.empty(n_rescore, numpy.float32)
+    k = out_idx.shape[1]
+    for qi in range(q_ptr.shape[0] - 1):
+        n_top = _fuzzy_keys(
+            q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, col_ptr, col_rows, col_vals,
+            row_ptr, row_cols, row_vals, budget, n_rescore, acc, touched, top_idx, top_val,
+        )
         for j in range(min(k, n_top)):
-            out_idx[qi, j] = top_idx[best[j]]
-            out_score[qi, j] = exact[best[j]]
+            out_idx[qi, j] = top_idx[j]
+            out_score[qi, j] = top_val[j]
 
 
 class CandidateIndex:
@@ -312,10 +431,24 @@ class CandidateIndex:
             self.row_ptr, self.row_cols, self.row_vals, len(self.vocab)
         )
         self.max_idf = float(numpy.log(1.0 + len(self.keys)) + 1.0)
+        self._idf_list: List[float] = self.idf.tolist()
         self._acc = numpy.zeros(max(len(self.keys), 1), dtype=numpy.float32)
         self._touched = numpy.zeros(max(len(self.keys), 1), dtype=numpy.int32)
         self.pair_entities = numpy.asarray(self.kb.alias_entities, dtype=numpy.int32)
         self.pair_counts = numpy.asarray(self.kb.alias_counts, dtype=numpy.int32)
+        # One bit per entity type (63 types at most; the rest share the last bit
+        # and are checked exactly in Python). Entities without types match no
+        # type constraint.
+        all_types = sorted({t for ts in self.kb.types for t in ts})
+        self.type_bits: Dict[str, int] = {t: 1 << i for i, t in enumerate(all_types[:63])}
+        self._overflow_types = len(all_types) > 63
+        bits = numpy.zeros(len(self.kb.types), dtype=numpy.uint64)
+        for e, ts in enumerate(self.kb.types):
+            b = 0
+            for t in ts:
+                b |= self.type_bits.get(t, _OVERFLOW_BIT)
+            bits[e] = b
+        self.entity_type_bits = bits
 
     # Querying
 
@@ -329,24 +462,19 @@ class CandidateIndex:
         ptr = [0]
         cols: List[int] = []
         vals: List[float] = []
-        vocab = self.vocab
-        idf = self.idf
+        vocab_get = self.vocab.get
+        idf = self._idf_list
+        unknown_sq = self.max_idf**2
         ns = self.config.ngram_sizes
         for key in keys:
-            known = []
-            sq = 0.0
-            for g in set(_grams(key, ns)):
-                c = vocab.get(g)
-                if c is None:
-                    sq += self.max_idf**2
-                else:
-                    known.append(c)
-            known.sort()
-            w = idf[known] if known else numpy.zeros(0, numpy.float32)
-            sq += float(numpy.dot(w, w))
-            norm = sq**0.5 if sq > 0 else 1.0
-            cols.extend(known)
-            vals.extend((w / norm).tolist())
+            if key:
+                grams = set(_grams(key, ns))
+                known = sorted(c for c in map(vocab_get, grams) if c is not None)
+                weights = [idf[c] for c in known]
+                sq = sum(w * w for w in weights) + (len(grams) - len(known)) * unknown_sq
+                inv = 1.0 / sq**0.5 if sq > 0 else 1.0
+                cols.extend(known)
+                vals.extend([w * inv for w in weights])
             ptr.append(len(cols))
         return (
             numpy.asarray(ptr, dtype=numpy.int64),
@@ -365,23 +493,26 @@ class CandidateIndex:
         out_idx = numpy.full((len(keys), k), -1, dtype=numpy.int64)
         out_score = numpy.zeros((len(keys), k), dtype=numpy.float32)
         if len(keys) and len(self.keys):
-            _search(
+            _search_batch(
                 q_ptr, q_cols, q_vals, self.col_ptr, self.col_rows, self.col_vals,
                 self.row_ptr, self.row_cols, self.row_vals,
-                int(self.config.max_postings), max(int(self.config.n_rescore), k), k,
+                int(self.config.posting_budget), max(int(self.config.n_rescore), k),
                 self._acc, self._touched, out_idx, out_score,
             )
         return out_idx, out_score
 
-    def _key_candidates(
-        self, key_index: int, score: float, out: Dict[int, Tuple[float, int, int]]
-    ) -> None:
-        for pair in self.key_pairs[self.key_ptr[key_index] : self.key_ptr[key_index + 1]]:
-            entity = int(self.pair_entities[pair])
-            count = int(self.pair_counts[pair])
-            prev = out.get(entity)
-            if prev is None or (score, count) > (prev[0], prev[1]):
-                out[entity] = (score, count, int(pair))
+    def allowed_bits(self, allowed_types: Optional[Set[str]]) -> int:
+        """Type filter of a query as a bit mask over :attr:`type_bits`.
+
+        allowed_types (Optional[Set[str]]): Allowed types, or None for all.
+        RETURNS (int): The mask (all bits set for no constraint).
+        """
+        if allowed_types is None:
+            return _ALL_BITS
+        bits = 0
+        for t in allowed_types:
+            bits |= self.type_bits.get(t, _OVERFLOW_BIT)
+        return bits
 
     def candidates(
         self, text: str, k: int = 5, allowed_types: Optional[Set[str]] = None
@@ -411,45 +542,59 @@ class CandidateIndex:
         """
         cfg = self.config
         norm = self.normalizer
-        found: List[Dict[int, Tuple[float, int, int]]] = []
-        fuzzy_rows: List[int] = []
-        fuzzy_keys: List[str] = []
+        n = len(texts)
+        forced_key = numpy.full(n, -1, dtype=numpy.int64)
+        forced_score = numpy.zeros(n, dtype=numpy.float32)
+        fuzzy_keys: List[str] = [""] * n
+        exact = self.exact
         for i, text in enumerate(texts):
-            out: Dict[int, Tuple[float, int, int]] = {}
             key = norm(text)
-            if key:
-                hit = self.exact.get(key)
+            if not key:
+                continue
+            hit = exact.get(key)
+            if hit is not None:
+                forced_key[i] = hit
+                forced_score[i] = 1.0
+            elif cfg.word_order and " " in key:
+                hit = self.by_word_order.get(sorted_key(key))
                 if hit is not None:
-                    self._key_candidates(hit, 1.0, out)
-                elif cfg.word_order and " " in key:
-                    hit = self.by_word_order.get(sorted_key(key))
-                    if hit is not None:
-                        self._key_candidates(hit, cfg.word_order_score, out)
-                if cfg.fuzzy and (cfg.fuzzy_when_exact or not out):
-                    fuzzy_rows.append(i)
-                    fuzzy_keys.append(key)
-            found.append(out)
-        if fuzzy_keys:
-            n_keys = max(k, 8)
-            idx, scores = self.search_keys(fuzzy_keys, n_keys)
-            for row, key_idx, key_scores in zip(fuzzy_rows, idx, scores):
-                out = found[row]
-                for ki, s in zip(key_idx.tolist(), key_scores.tolist()):
-                    if ki < 0:
-                        break
-                    self._key_candidates(ki, min(float(s), 0.999), out)
-        results: List[List[Candidate]] = []
+                    forced_key[i] = hit
+                    forced_score[i] = cfg.word_order_score
+            if cfg.fuzzy and (cfg.fuzzy_when_exact or hit is None):
+                fuzzy_keys[i] = key
+        q_ptr, q_cols, q_vals = self.vectorize(fuzzy_keys)
+        if allowed_types is None:
+            q_allowed = numpy.full(n, _ALL_BITS, dtype=numpy.uint64)
+        else:
+            q_allowed = numpy.asarray([self.allowed_bits(a) for a in allowed_types], dtype=numpy.uint64)
+        # Over-fetch when a type filter may need an exact check below.
+        k_fetch = k if allowed_types is None or not self._overflow_types else k * 4
+        out_ent = numpy.empty((n, k_fetch), dtype=numpy.int64)
+        out_score = numpy.empty((n, k_fetch), dtype=numpy.float32)
+        out_pair = numpy.empty((n, k_fetch), dtype=numpy.int64)
+        if n:
+            _link(
+                q_ptr, q_cols, q_vals, forced_key, forced_score, q_allowed, numpy.uint64(_ALL_BITS),
+                self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
+                self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
+                int(cfg.posting_budget), max(int(cfg.n_rescore), cfg.n_keys), int(cfg.n_keys),
+                _MAX_FUZZY, k_fetch, self._acc, self._touched, out_ent, out_score, out_pair,
+            )
         ids = self.kb.ids
         types = self.kb.types
         alias_texts = self.kb.alias_texts
-        for i, out in enumerate(found):
+        results: List[List[Candidate]] = []
+        for i, (ents, scores, pairs) in enumerate(
+            zip(out_ent.tolist(), out_score.tolist(), out_pair.tolist())
+        ):
             allowed = allowed_types[i] if allowed_types is not None else None
-            items = sorted(out.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
             cands: List[Candidate] = []
-            for entity, (score, _count, pair) in items:
-                if allowed is not None and not allowed.intersection(types[entity]):
+            for e, sc, pr in zip(ents, scores, pairs):
+                if e < 0:
+                    break
+                if allowed is not None and self._overflow_types and not allowed.intersection(types[e]):
                     continue
-                cands.append(Candidate(ids[entity], round(score, 6), alias_texts[pair]))
+                cands.append(Candidate(ids[e], round(sc, 6), alias_texts[pr]))
                 if len(cands) == k:
                     break
             results.append(cands)

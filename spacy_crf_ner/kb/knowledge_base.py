@@ -47,7 +47,8 @@ class KnowledgeBase:
         self.alias_texts: List[str] = []
         self.alias_entities: List[int] = []
         self.alias_counts: List[int] = []
-        self._pair_index: Dict[Tuple[str, int], int] = {}
+        # Built on first use: a loaded KB that only serves lookups never needs it.
+        self._pair_index: Optional[Dict[Tuple[str, int], int]] = {}
 
     def __len__(self) -> int:
         """RETURNS (int): The number of entities."""
@@ -123,6 +124,10 @@ class KnowledgeBase:
         self._add_pair(alias, index, count)
 
     def _add_pair(self, alias: str, index: int, count: int) -> None:
+        if self._pair_index is None:
+            self._pair_index = {
+                (a, e): i for i, (a, e) in enumerate(zip(self.alias_texts, self.alias_entities))
+            }
         key = (alias, index)
         pair = self._pair_index.get(key)
         if pair is None:
@@ -233,9 +238,7 @@ class KnowledgeBase:
         kb.alias_counts = numpy.asarray(data["alias_counts"]).tolist()
         if not (len(kb.alias_texts) == len(kb.alias_entities) == len(kb.alias_counts)):
             raise ValueError("entity_normalizer: corrupt knowledge base: alias arrays differ in length.")
-        kb._pair_index = {
-            (a, e): i for i, (a, e) in enumerate(zip(kb.alias_texts, kb.alias_entities))
-        }
+        kb._pair_index = None
         return kb
 
     def to_bytes(self) -> bytes:

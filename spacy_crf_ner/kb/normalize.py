@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 _PUNCT_RE = re.compile(r"[^\w\s]|_", re.UNICODE)
 _POSSESSIVE_RE = re.compile(r"(?<=\w)['\u2019]s\b", re.UNICODE)
+_DOTTED_RE = re.compile(r"\b(?:\w\.){2,}(?:\w\b)?", re.UNICODE)
 _SPACE_RE = re.compile(r"\s+", re.UNICODE)
 
 DEFAULT_STOP_SUFFIXES: Tuple[str, ...] = (
@@ -101,6 +102,13 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Singular nouns that end like plurals.
+_INVARIANT = frozenset(
+    ["diabetes", "herpes", "rabies", "scabies", "series", "species", "measles", "mumps",
+     "rickets", "aids", "news", "lens", "pancreas", "mucus", "virus", "tetanus"]
+)
+
+
 def singularize(word: str) -> str:
     """Light plural handling: the S-stemmer of Harman (1991), with guards for
     Latin/Greek singulars ending in -is, -us, -ss ("polyposis", "mellitus").
@@ -108,7 +116,7 @@ def singularize(word: str) -> str:
     word (str): A lower-cased word.
     RETURNS (str): The singular form, or the word itself.
     """
-    if len(word) <= 3 or not word.isalpha():
+    if len(word) <= 3 or not word.isalpha() or word in _INVARIANT:
         return word
     if word.endswith("ies") and not word.endswith(("eies", "aies")):
         return word[:-3] + "y"
@@ -148,6 +156,8 @@ class Normalizer:
         if cfg.punctuation:
             # "Wilson's disease" -> "wilson disease", not "wilson s disease".
             text = _POSSESSIVE_RE.sub("", text)
+            # Dotted acronyms: "I.B.M." -> "ibm", not "i b m".
+            text = _DOTTED_RE.sub(lambda m: m.group().replace(".", ""), text)
             text = _PUNCT_RE.sub(" ", text)
         return text
 

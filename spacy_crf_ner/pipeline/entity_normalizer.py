@@ -233,7 +233,11 @@ class EntityNormalizer(Pipe):
         if cfg["doc_consistency"]:
             for d, doc in enumerate(docs):
                 norm = index.normalizer
-                keys = [norm(q) for (dd, _), q in zip(spans, queries) if dd == d]
+                # Same text and same label: a different label may carry a
+                # different type constraint.
+                keys = [
+                    (norm(q), docs[dd].ents[e].label_) for (dd, e), q in zip(spans, queries) if dd == d
+                ]
                 out[d] = self._consistent(out[d], keys)
         return out
 
@@ -301,11 +305,11 @@ class EntityNormalizer(Pipe):
             results[i] = [composite, *[c for c in results[i] if c.id != composite.id]][:k]
 
     @staticmethod
-    def _consistent(cands: List[List[Candidate]], keys: List[str]) -> List[List[Candidate]]:
+    def _consistent(cands: List[List[Candidate]], keys: List[Tuple[str, str]]) -> List[List[Candidate]]:
         """Document-level consistency: a mention whose normalized text equals an
         earlier mention's takes the better-scored result of the two, and among
         tied candidates an ID already linked with an exact match wins."""
-        best_by_key: Dict[str, List[Candidate]] = {}
+        best_by_key: Dict[Tuple[str, str], List[Candidate]] = {}
         for c, key in zip(cands, keys):
             if c and (key not in best_by_key or c[0].score > best_by_key[key][0].score):
                 best_by_key[key] = c
