@@ -119,14 +119,18 @@ def find_abbreviations(text: str) -> List[Abbreviation]:
         before_end = m.start()
         boundaries = list(_BOUNDARY_RE.finditer(text, 0, before_end))
         window_start = boundaries[-1].end() if boundaries else 0
-        # "SF; other text)" or "SF, ...)": the short form is the first chunk.
-        short = re.split(r"[;,]\s", inner_stripped)[0].strip()
-        if _is_short_form(short):
-            s_start = m.start(1) + inner.find(short)
-            abbr = _candidate(text, short, s_start, before_end, window_start)
-            if abbr is not None:
-                found.append(abbr)
-                continue
+        # "(SF)", "(SF; other text)" or "(other text; SF)": try each chunk.
+        abbr = None
+        for chunk in re.split(r"[;,]\s", inner_stripped):
+            short = chunk.strip()
+            if _is_short_form(short):
+                s_start = m.start(1) + inner.find(short)
+                abbr = _candidate(text, short, s_start, before_end, window_start)
+                if abbr is not None:
+                    break
+        if abbr is not None:
+            found.append(abbr)
+            continue
         # Reverse pattern: "SF (long form)".
         words_before = list(_WORD_RE.finditer(text, window_start, before_end))
         if words_before and len(inner_stripped.split()) > 1:

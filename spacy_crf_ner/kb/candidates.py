@@ -16,14 +16,14 @@ BENCHMARKS for the measurements behind this choice.
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import numpy
 import srsly
 from numba import njit
 
 from .knowledge_base import KnowledgeBase
-from .normalize import NormalizationConfig, Normalizer, invert_name, sorted_key
+from .normalize import NormalizationConfig, Normalizer, invert_name, numbers, sorted_key
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -52,6 +52,9 @@ class IndexConfig:
         cost per mention on large KBs; a very large value gives exhaustive search.
     n_rescore (int): Aliases rescored with the exact cosine per query.
     n_keys (int): Nearest normalized aliases expanded to entities per query.
+    number_penalty (float): Fuzzy scores are multiplied by ``1 - number_penalty`` when
+        mention and alias both contain numbers and they differ ("type 1" vs "type 2"),
+        and by ``1 - number_penalty / 2`` when only the mention has numbers.
     """
 
     ngram_sizes: Tuple[int, ...] = (3,)
@@ -60,9 +63,10 @@ class IndexConfig:
     word_order_score: float = 0.97
     fuzzy: bool = True
     fuzzy_when_exact: bool = True
-    posting_budget: int = 5000
+    posting_budget: int = 10000
     n_rescore: int = 64
     n_keys: int = 16
+    number_penalty: float = 0.1
 
     @classmethod
     def from_dict(cls, cfg: Dict[str, Any]) -> "IndexConfig":
@@ -196,7 +200,7 @@ def _link(
     q_ptr, q_cols, q_vals, forced_key, forced_score, q_allowed, q_allowed_all,
     col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
     key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
-    budget, n_rescore, n_keys, max_score_fuzzy, k, acc, touched,
+    budget, n_rescore, n_keys, max_score_fuzzy, k, acc, touched, ent_slot,
     out_ent, out_score, out_pair,
 ):  # pragma: no cover - compiled
     """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys,
@@ -219,6 +223,9 @@ def _link(
             row_ptr, row_cols, row_vals, budget, n_rescore, acc, touched, top_idx, top_val,
         )
         n_top = min(n_top, n_keys)
+        # Keys come best first, so once k entities are in, a key scoring below
+        # the score at which the k-th arrived cannot change the top k.
+        kth_score = -1.0
         for t in range(-1, n_top):
             if t == -1:
                 key = forced_key[qi]
@@ -230,28 +237,31 @@ def _link(
                 score = min(top_val[t], max_score_fuzzy)
                 if key == forced_key[qi]:
                     continue
+            if score < kth_score:
+                break
             for pp in range(key_ptr[key], key_ptr[key + 1]):
                 pair = key_pairs[pp]
                 ent = pair_entities[pair]
                 if constrained and (entity_types[ent] & allowed) == 0:
                     continue
                 cnt = pair_counts[pair]
-                found = -1
-                for u in range(n_c):
-                    if c_ent[u] == ent:
-                        found = u
-                        break
+                found = ent_slot[ent]
                 if found >= 0:
                     if score > c_score[found] or (score == c_score[found] and cnt > c_count[found]):
                         c_score[found] = score
                         c_count[found] = cnt
                         c_pair[found] = pair
                 elif n_c < cap:
+                    ent_slot[ent] = n_c
                     c_ent[n_c] = ent
                     c_score[n_c] = score
                     c_count[n_c] = cnt
                     c_pair[n_c] = pair
                     n_c += 1
+                    if n_c == k:
+                        kth_score = score
+        for u in range(n_c):
+            ent_slot[c_ent[u]] = -1
         # Selection of the k best by (score desc, count desc, entity asc).
         for j in range(k):
             best = -1
@@ -434,6 +444,8 @@ class CandidateIndex:
         self._idf_list: List[float] = self.idf.tolist()
         self._acc = numpy.zeros(max(len(self.keys), 1), dtype=numpy.float32)
         self._touched = numpy.zeros(max(len(self.keys), 1), dtype=numpy.int32)
+        # Entity -> slot in the per-query candidate buffer (-1: none); reset after each query.
+        self._ent_slot = numpy.full(max(len(self.kb.ids), 1), -1, dtype=numpy.int64)
         self.pair_entities = numpy.asarray(self.kb.alias_entities, dtype=numpy.int32)
         self.pair_counts = numpy.asarray(self.kb.alias_counts, dtype=numpy.int32)
         # One bit per entity type (63 types at most; the rest share the last bit
@@ -567,8 +579,8 @@ class CandidateIndex:
             q_allowed = numpy.full(n, _ALL_BITS, dtype=numpy.uint64)
         else:
             q_allowed = numpy.asarray([self.allowed_bits(a) for a in allowed_types], dtype=numpy.uint64)
-        # Over-fetch when a type filter may need an exact check below.
-        k_fetch = k if allowed_types is None or not self._overflow_types else k * 4
+        # Over-fetch: the number check and an exact type check may reorder or drop some.
+        k_fetch = 2 * k if allowed_types is None or not self._overflow_types else k * 4
         out_ent = numpy.empty((n, k_fetch), dtype=numpy.int64)
         out_score = numpy.empty((n, k_fetch), dtype=numpy.float32)
         out_pair = numpy.empty((n, k_fetch), dtype=numpy.int64)
@@ -578,7 +590,7 @@ class CandidateIndex:
                 self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
                 self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
                 int(cfg.posting_budget), max(int(cfg.n_rescore), cfg.n_keys), int(cfg.n_keys),
-                _MAX_FUZZY, k_fetch, self._acc, self._touched, out_ent, out_score, out_pair,
+                _MAX_FUZZY, k_fetch, self._acc, self._touched, self._ent_slot, out_ent, out_score, out_pair,
             )
         ids = self.kb.ids
         types = self.kb.types
@@ -595,10 +607,28 @@ class CandidateIndex:
                 if allowed is not None and self._overflow_types and not allowed.intersection(types[e]):
                     continue
                 cands.append(Candidate(ids[e], round(sc, 6), alias_texts[pr]))
-                if len(cands) == k:
-                    break
-            results.append(cands)
+            if cfg.number_penalty and cands and cands[0].score < 1.0:
+                q_numbers = numbers(fuzzy_keys[i]) if fuzzy_keys[i] else frozenset()
+                if q_numbers:
+                    cands = self._check_numbers(cands, q_numbers)
+            results.append(cands[:k])
         return results
+
+    def _check_numbers(self, cands: List[Candidate], q_numbers: FrozenSet[str]) -> List[Candidate]:
+        """Lower fuzzy scores of aliases whose numbers differ from the mention's."""
+        penalty = self.config.number_penalty
+        out = []
+        for c in cands:
+            score = c.score
+            if score < 1.0:
+                a_numbers = numbers(self.normalizer(c.alias))
+                if a_numbers and not (a_numbers & q_numbers):
+                    score *= 1.0 - penalty
+                elif not a_numbers:
+                    score *= 1.0 - penalty / 2
+            out.append(Candidate(c.id, round(score, 6), c.alias))
+        # Stable: ties keep the kernel's order (prior count, then entity row).
+        return sorted(out, key=lambda c: -c.score)
 
     # Serialization
 

@@ -11,7 +11,7 @@ Harman 1991).
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Tuple
 
 _PUNCT_RE = re.compile(r"[^\w\s]|_", re.UNICODE)
 _POSSESSIVE_RE = re.compile(r"(?<=\w)['\u2019]s\b", re.UNICODE)
@@ -53,6 +53,8 @@ class NormalizationConfig:
     plurals (bool): Singularize each word with an S-stemmer ("tumours" -> "tumour").
     replacements (Tuple[Tuple[str, str], ...]): Regular expression substitutions applied
         to each word after the other word-level steps, e.g. ``("^tumour$", "tumor")``.
+    roman_numerals (bool): Write Roman numerals after "type", "class", "grade", "stage",
+        "group", "phase" or "factor" in digits ("type IIA" -> "type 2a").
     """
 
     nfkc: bool = True
@@ -62,6 +64,7 @@ class NormalizationConfig:
     stop_suffixes: Tuple[str, ...] = DEFAULT_STOP_SUFFIXES
     plurals: bool = True
     replacements: Tuple[Tuple[str, str], ...] = ()
+    roman_numerals: bool = True
 
     @classmethod
     def from_dict(cls, cfg: Dict[str, Any]) -> "NormalizationConfig":
@@ -129,6 +132,33 @@ def singularize(word: str) -> str:
     return word
 
 
+_NUMBERED_WORDS = frozenset(["type", "class", "grade", "stage", "group", "phase", "factor"])
+_ROMAN_RE = re.compile(r"^(x{0,3})(ix|iv|v?i{0,3})([a-e]?)$")
+_ROMAN_VALUES = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
+
+
+def _roman_to_digits(word: str) -> str:
+    """ "iia" -> "2a", "xiv" -> "14"; anything else unchanged."""
+    m = _ROMAN_RE.match(word)
+    if m is None or not (m.group(1) or m.group(2)):
+        return word
+    value = 10 * len(m.group(1)) + _ROMAN_VALUES.get(m.group(2), 0)
+    return f"{value}{m.group(3)}"
+
+
+def numbers(normal_form: str) -> FrozenSet[str]:
+    """The numbers of a normal form ("type 2a diabetes" -> {"2"}), used to tell
+    "type 1" from "type 2" where character n-grams barely differ.
+
+    normal_form (str): A normalized string.
+    RETURNS (FrozenSet[str]): The digit sequences that start a word.
+    """
+    return frozenset(_NUMBER_RE.findall(normal_form))
+
+
+_NUMBER_RE = re.compile(r"(?:^|\s)(\d+)")
+
+
 class Normalizer:
     """Callable normalizer with precompiled settings.
 
@@ -180,6 +210,11 @@ class Normalizer:
                     break
         if self.config.plurals:
             words = [singularize(w) for w in words]
+        if self.config.roman_numerals and len(words) > 1:
+            words = [
+                _roman_to_digits(w) if i and words[i - 1] in _NUMBERED_WORDS else w
+                for i, w in enumerate(words)
+            ]
         if self._replacements:
             out = []
             for w in words:

@@ -34,6 +34,7 @@ from ..kb.scoring import CANDIDATES_KEY, score_normalization
 
 logger = logging.getLogger("spacy_crf_ner")
 
+_SUBTYPE_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)-?([0-9]+[A-Za-z]?)$")
 _CONJ_RE = re.compile(r"\s*(?:,\s*(?:and|or|and/or)\s+|,\s*|\s+(?:and|or|and/or|&)\s+|\s*/\s*)", re.I)
 
 
@@ -249,9 +250,21 @@ class EntityNormalizer(Pipe):
         if text in abbrs:
             return abbrs[text]
         words = text.split()
-        if len(words) > 1 and any(w in abbrs for w in words):
-            return " ".join(abbrs.get(w, w) for w in words)
-        return text
+        out = []
+        changed = False
+        for w in words:
+            if w in abbrs:
+                out.append(abbrs[w])
+                changed = True
+                continue
+            # A defined short form with a numbered subtype: "MEN2" -> "<long form> type 2".
+            m = _SUBTYPE_RE.match(w)
+            if m and m.group(1) in abbrs:
+                out.append(f"{abbrs[m.group(1)]} type {m.group(2)}")
+                changed = True
+                continue
+            out.append(w)
+        return " ".join(out) if changed else text
 
     def _link_composites(
         self,
