@@ -10,12 +10,13 @@ and F) plus the train mentions as aliases, and scores the dev split:
 * ``nel_micro_*``, accuracy@1 and recall@5 on the gold spans that NER found.
 
 Usage:
-  python benchmarks/bench_ncbi_end_to_end.py [DATA_DIR] [--config configs/crf_ner_cnn.cfg]
+  python benchmarks/bench_ncbi_end_to_end.py [DATA_DIR] [--config configs/crf_ner_cnn.cfg | none]
       [--ner-factory crf_ner] [--max-steps 0] [--work-dir DIR]
 
-With ``--config``, that config trains the NER (its corpora are set to the
-PubTator reader here); without it, a minimal config with ``--ner-factory`` and
-its default model is used. DATA_DIR defaults to ../shared/data relative to the
+The PubTator files are converted to DocBins (label "Disease") and passed as
+``paths.train`` / ``paths.dev``, so ``--config`` can be any config that reads
+``spacy.Corpus.v1`` from them (e.g. configs/crf_ner_cnn.cfg); without it, a
+minimal config with ``--ner-factory`` and its default model is used. DATA_DIR defaults to ../shared/data relative to the
 repository root.
 """
 import argparse
@@ -29,7 +30,7 @@ from typing import Dict, Optional
 import spacy
 from spacy.training import Example
 
-from spacy_crf_ner.corpora import read_pubtator_docs
+from spacy_crf_ner.corpora import convert_pubtator, read_pubtator_docs
 from spacy_crf_ner.kb.scoring import score_normalization, span_id_prf
 from spacy_crf_ner.pipeline.entity_normalizer import create_kb_loader
 
@@ -60,14 +61,12 @@ factory = "{factory}"
 [corpora]
 
 [corpora.train]
-@readers = "spacy-crf-ner.PubTatorCorpus.v1"
+@readers = "spacy.Corpus.v1"
 path = ${{paths.train}}
-label = "Disease"
 
 [corpora.dev]
-@readers = "spacy-crf-ner.PubTatorCorpus.v1"
+@readers = "spacy.Corpus.v1"
 path = ${{paths.dev}}
-label = "Disease"
 
 [training]
 max_steps = 4000
@@ -89,20 +88,19 @@ def train_ner(
         base.write_text(MINIMAL_CONFIG.format(factory=factory), encoding="utf8")
     filled = work / "config.cfg"
     fill_config(filled, base, silent=True)
+    # The PubTator files become DocBins with one label, so any config that
+    # reads spacy.Corpus.v1 from ${paths.train} / ${paths.dev} trains on them.
+    for split in ("train", "dev"):
+        convert_pubtator(data_dir / "ncbi_disease" / f"{split}.pubtator", work / f"{split}.spacy", label="Disease")
     overrides: Dict[str, object] = {
-        "paths.train": str(data_dir / "ncbi_disease" / "train.pubtator"),
-        "paths.dev": str(data_dir / "ncbi_disease" / "dev.pubtator"),
-        "corpora.train.@readers": "spacy-crf-ner.PubTatorCorpus.v1",
-        "corpora.train.path": "${paths.train}",
-        "corpora.train.label": "Disease",
-        "corpora.dev.@readers": "spacy-crf-ner.PubTatorCorpus.v1",
-        "corpora.dev.path": "${paths.dev}",
-        "corpora.dev.label": "Disease",
+        "paths.train": str(work / "train.spacy"),
+        "paths.dev": str(work / "dev.spacy"),
     }
     if max_steps:
         overrides["training.max_steps"] = max_steps
     train(filled, work / "ner", overrides=overrides)
-    return work / "ner" / "model-best"
+    best = work / "ner" / "model-best"
+    return best if best.exists() else work / "ner" / "model-last"
 
 
 def main(data_dir: Path, config: Optional[Path], factory: str, max_steps: int, work: Path) -> Dict:
@@ -139,14 +137,18 @@ def main(data_dir: Path, config: Optional[Path], factory: str, max_steps: int, w
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", nargs="?", type=Path, default=REPO / ".." / "shared" / "data")
-    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument(
+        "--config", default=str(REPO / "configs" / "crf_ner_cnn.cfg"),
+        help="NER training config; 'none' (or a missing file) uses a minimal config with --ner-factory",
+    )
     parser.add_argument("--ner-factory", default="crf_ner")
     parser.add_argument("--max-steps", type=int, default=0, help="Override training.max_steps (0: keep)")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="ncbi-e2e-"))
-    result = main(args.data_dir, args.config, args.ner_factory, args.max_steps, work)
+    config = Path(args.config) if args.config.lower() != "none" and Path(args.config).exists() else None
+    result = main(args.data_dir, config, args.ner_factory, args.max_steps, work)
     text = json.dumps(result, indent=2)
     print(text)
     if args.output:

@@ -11,7 +11,7 @@ from spacy_crf_ner.corpora import (
     read_pubtator,
     read_pubtator_docs,
 )
-from spacy_crf_ner.kb.scoring import ids_match, ids_match_strict, parse_kb_id
+from spacy_crf_ner.kb.scoring import canonical_kb_id, ids_match, ids_match_strict, parse_kb_id
 
 TITLE = "Wilson disease and HPRT-deficient cells."
 ABSTRACT = "Breast and ovarian cancer in WD patients. X-linked immunodeficiency disease is rare."
@@ -140,3 +140,10 @@ def test_id_matching():
     # Strict: the concept sets must be equal.
     assert not ids_match_strict("D001943", "D001943|D010051")
     assert ids_match_strict("D010051|D001943", "D001943|D010051")
+
+
+def test_canonical_kb_id():
+    assert canonical_kb_id("D001") == "D001"
+    assert canonical_kb_id("D010051|D001943") == "D001943|D010051"
+    assert canonical_kb_id("OMIM:2+OMIM:1") == "OMIM:1+OMIM:2"
+    assert canonical_kb_id("D3|D2+D1") == "D1+D2|D3"

@@ -29,6 +29,19 @@ def parse_kb_id(kb_id: str) -> List[FrozenSet[str]]:
     return out
 
 
+def canonical_kb_id(kb_id: str) -> str:
+    """One spelling per composite ID: parts and alternatives sorted
+    ("D2|D1" -> "D1|D2", "B+A" -> "A+B"), so that aliases harvested from
+    differently ordered annotations count for the same KB entry.
+
+    kb_id (str): An ID, possibly composite.
+    RETURNS (str): The canonical spelling (a plain ID is returned unchanged).
+    """
+    if "|" not in kb_id and "+" not in kb_id:
+        return kb_id
+    return "|".join(sorted("+".join(sorted(alt)) for alt in parse_kb_id(kb_id)))
+
+
 def ids_match(predicted: str, gold: str) -> bool:
     """Whether a predicted ID denotes the gold ID (see the module docstring).
 

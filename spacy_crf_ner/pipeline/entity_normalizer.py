@@ -30,7 +30,7 @@ from ..kb.abbreviations import abbreviation_map
 from ..kb.candidates import Candidate, CandidateIndex, IndexConfig
 from ..kb.knowledge_base import KnowledgeBase
 from ..kb.normalize import NormalizationConfig
-from ..kb.scoring import CANDIDATES_KEY, score_normalization
+from ..kb.scoring import CANDIDATES_KEY, canonical_kb_id, score_normalization
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -387,7 +387,7 @@ class EntityNormalizer(Pipe):
             for eg in get_examples():
                 for ent in eg.reference.ents:
                     if ent.kb_id_:
-                        kb.add_alias(ent.text, ent.kb_id_)
+                        kb.add_alias(ent.text, canonical_kb_id(ent.kb_id_))
                         n += 1
             logger.info("entity_normalizer: %d aliases from gold kb_id annotations", n)
         if kb.n_aliases == 0:
