@@ -163,17 +163,18 @@ def phase_build(work: Path, n_ids: int, n_aliases: int) -> Dict:
 
 def phase_link(work: Path, fuzzy_when_exact: bool) -> Dict:
     import spacy
-    from spacy.tokens import Span
+    from spacy.tokens import Doc, Span
 
     t0 = time.perf_counter()
     nlp = spacy.load(work / "pipeline")
     load_s = time.perf_counter() - t0
     rss_loaded = peak_rss_mb()
     norm = nlp.get_pipe("entity_normalizer")
-    if not fuzzy_when_exact:
-        from dataclasses import replace
+    from dataclasses import replace
 
-        norm.index.config = replace(norm.index.config, fuzzy_when_exact=False)
+    # No result cache for the main measurements: every mention is searched.
+    default_config = replace(norm.index.config, fuzzy_when_exact=fuzzy_when_exact)
+    norm.index.config = replace(default_config, cache_size=0)
     mentions = [tuple(m) for m in json.loads((work / "mentions.json").read_text())]
     texts = [m[0] for m in mentions]
     index = norm.index
@@ -211,8 +212,6 @@ def phase_link(work: Path, fuzzy_when_exact: bool) -> Dict:
             words.extend(toks + [";"])
             spaces.extend([True] * (len(toks) + 1))
             pos += len(toks) + 1
-        from spacy.tokens import Doc
-
         doc = Doc(nlp.vocab, words=words, spaces=spaces)
         doc.ents = [Span(doc, s, e, label="ENT") for s, e in ents]
         docs.append(doc)
@@ -223,6 +222,33 @@ def phase_link(work: Path, fuzzy_when_exact: bool) -> Dict:
         n_linked += len(doc.ents)
     out["component_mentions_per_cpu_s"] = round(n_linked / (time.process_time() - c0))
     out["component_mentions_per_wall_s"] = round(n_linked / (time.perf_counter() - t0))
+    # A stream where mentions repeat as in real text (Zipf over the mention
+    # list), with the default result cache.
+    rng = random.Random(2)
+    cum, acc = [], 0.0
+    for r in range(len(texts)):
+        acc += 1.0 / (r + 1)
+        cum.append(acc)
+    stream = rng.choices(range(len(texts)), cum_weights=cum, k=len(texts))
+    out["zipf_unique_fraction"] = round(len(set(stream)) / len(stream), 3)
+    zipf_docs = []
+    for i in range(0, len(stream), n_doc):
+        chunk = [texts[j] for j in stream[i : i + n_doc]]
+        words, spaces, ents, pos = [], [], [], 0
+        for t in chunk:
+            toks = t.split() or ["x"]
+            ents.append((pos, pos + len(toks)))
+            words.extend(toks + [";"])
+            spaces.extend([True] * (len(toks) + 1))
+            pos += len(toks) + 1
+        doc = Doc(nlp.vocab, words=words, spaces=spaces)
+        doc.ents = [Span(doc, s, e, label="ENT") for s, e in ents]
+        zipf_docs.append(doc)
+    norm.index.config = default_config
+    index.normalizer._cache.clear()
+    c0 = time.process_time()
+    n_linked = sum(len(doc.ents) for doc in norm.pipe(zipf_docs, batch_size=50))
+    out["component_zipf_cached_mentions_per_cpu_s"] = round(n_linked / (time.process_time() - c0))
     out["link_peak_rss_mb"] = round(peak_rss_mb(), 0)
     return out
 

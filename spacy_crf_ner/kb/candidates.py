@@ -55,6 +55,8 @@ class IndexConfig:
     number_penalty (float): Fuzzy scores are multiplied by ``1 - number_penalty`` when
         mention and alias both contain numbers and they differ ("type 1" vs "type 2"),
         and by ``1 - number_penalty / 2`` when only the mention has numbers.
+    cache_size (int): Results remembered per (normalized mention, type filter, k); real
+        text repeats mentions. 0 disables the cache; when full it is emptied.
     """
 
     ngram_sizes: Tuple[int, ...] = (3,)
@@ -67,6 +69,7 @@ class IndexConfig:
     n_rescore: int = 64
     n_keys: int = 16
     number_penalty: float = 0.1
+    cache_size: int = 100_000
 
     @classmethod
     def from_dict(cls, cfg: Dict[str, Any]) -> "IndexConfig":
@@ -197,10 +200,10 @@ def _fuzzy_keys(
 
 @njit(cache=True, nogil=True)
 def _link(
-    q_ptr, q_cols, q_vals, forced_key, forced_score, q_allowed, q_allowed_all,
+    q_ptr, q_cols, q_vals, q_budget, forced_key, forced_score, q_allowed, q_allowed_all,
     col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
     key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
-    budget, n_rescore, n_keys, max_score_fuzzy, k, acc, touched, ent_slot,
+    n_rescore, n_keys, max_score_fuzzy, k, acc, touched, ent_slot,
     out_ent, out_score, out_pair,
 ):  # pragma: no cover - compiled
     """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys,
@@ -220,7 +223,7 @@ def _link(
         n_c = 0
         n_top = _fuzzy_keys(
             q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, col_ptr, col_rows, col_vals,
-            row_ptr, row_cols, row_vals, budget, n_rescore, acc, touched, top_idx, top_val,
+            row_ptr, row_cols, row_vals, q_budget[qi], n_rescore, acc, touched, top_idx, top_val,
         )
         n_top = min(n_top, n_keys)
         # Keys come best first, so once k entities are in, a key scoring below
@@ -446,6 +449,7 @@ class CandidateIndex:
         self._touched = numpy.zeros(max(len(self.keys), 1), dtype=numpy.int32)
         # Entity -> slot in the per-query candidate buffer (-1: none); reset after each query.
         self._ent_slot = numpy.full(max(len(self.kb.ids), 1), -1, dtype=numpy.int64)
+        self._result_cache: Dict[Tuple[str, int, int], List[Candidate]] = {}
         self.pair_entities = numpy.asarray(self.kb.alias_entities, dtype=numpy.int32)
         self.pair_counts = numpy.asarray(self.kb.alias_counts, dtype=numpy.int32)
         # One bit per entity type (63 types at most; the rest share the last bit
@@ -461,6 +465,16 @@ class CandidateIndex:
                 b |= self.type_bits.get(t, _OVERFLOW_BIT)
             bits[e] = b
         self.entity_type_bits = bits
+
+    @property
+    def config(self) -> IndexConfig:
+        """The search settings; assigning new ones empties the result cache."""
+        return self._config
+
+    @config.setter
+    def config(self, value: IndexConfig) -> None:
+        self._config = value
+        self._result_cache = {}
 
     # Querying
 
@@ -554,13 +568,47 @@ class CandidateIndex:
         """
         cfg = self.config
         norm = self.normalizer
-        n = len(texts)
+        keys = [norm(t) for t in texts]
+        bits = (
+            [_ALL_BITS] * len(texts)
+            if allowed_types is None
+            else [self.allowed_bits(a) for a in allowed_types]
+        )
+        cache = self._result_cache
+        results: List[Optional[List[Candidate]]] = [
+            cache.get((key, b, k)) if cfg.cache_size else None for key, b in zip(keys, bits)
+        ]
+        todo = [i for i, r in enumerate(results) if r is None]
+        if todo:
+            computed = self._candidates_uncached(
+                [keys[i] for i in todo],
+                k,
+                [bits[i] for i in todo],
+                [allowed_types[i] for i in todo] if allowed_types is not None else None,
+            )
+            if cfg.cache_size and len(cache) + len(todo) > cfg.cache_size:
+                cache.clear()
+            for i, cands in zip(todo, computed):
+                results[i] = cands
+                if len(cache) < cfg.cache_size:
+                    cache[(keys[i], bits[i], k)] = cands
+        return [list(r) for r in results if r is not None]
+
+    def _candidates_uncached(
+        self,
+        keys: Sequence[str],
+        k: int,
+        bits: Sequence[int],
+        allowed_types: Optional[Sequence[Optional[Set[str]]]],
+    ) -> List[List[Candidate]]:
+        cfg = self.config
+        n = len(keys)
         forced_key = numpy.full(n, -1, dtype=numpy.int64)
         forced_score = numpy.zeros(n, dtype=numpy.float32)
+        q_budget = numpy.full(n, int(cfg.posting_budget), dtype=numpy.int64)
         fuzzy_keys: List[str] = [""] * n
         exact = self.exact
-        for i, text in enumerate(texts):
-            key = norm(text)
+        for i, key in enumerate(keys):
             if not key:
                 continue
             hit = exact.get(key)
@@ -574,11 +622,11 @@ class CandidateIndex:
                     forced_score[i] = cfg.word_order_score
             if cfg.fuzzy and (cfg.fuzzy_when_exact or hit is None):
                 fuzzy_keys[i] = key
+                if hit is not None:
+                    # The fuzzy step only fills the list behind an exact hit.
+                    q_budget[i] = max(int(cfg.posting_budget) // 10, 1)
         q_ptr, q_cols, q_vals = self.vectorize(fuzzy_keys)
-        if allowed_types is None:
-            q_allowed = numpy.full(n, _ALL_BITS, dtype=numpy.uint64)
-        else:
-            q_allowed = numpy.asarray([self.allowed_bits(a) for a in allowed_types], dtype=numpy.uint64)
+        q_allowed = numpy.asarray(bits, dtype=numpy.uint64)
         # Over-fetch: the number check and an exact type check may reorder or drop some.
         k_fetch = 2 * k if allowed_types is None or not self._overflow_types else k * 4
         out_ent = numpy.empty((n, k_fetch), dtype=numpy.int64)
@@ -586,10 +634,10 @@ class CandidateIndex:
         out_pair = numpy.empty((n, k_fetch), dtype=numpy.int64)
         if n:
             _link(
-                q_ptr, q_cols, q_vals, forced_key, forced_score, q_allowed, numpy.uint64(_ALL_BITS),
+                q_ptr, q_cols, q_vals, q_budget, forced_key, forced_score, q_allowed, numpy.uint64(_ALL_BITS),
                 self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
                 self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
-                int(cfg.posting_budget), max(int(cfg.n_rescore), cfg.n_keys), int(cfg.n_keys),
+                max(int(cfg.n_rescore), cfg.n_keys), int(cfg.n_keys),
                 _MAX_FUZZY, k_fetch, self._acc, self._touched, self._ent_slot, out_ent, out_score, out_pair,
             )
         ids = self.kb.ids

@@ -149,3 +149,19 @@ def test_fuzzy_scores_equal_brute_force():
 def test_config_unknown_key():
     with pytest.raises(ValueError, match="unknown index setting"):
         IndexConfig.from_dict({"ngrams": 3})
+
+
+def test_result_cache(kb):
+    from dataclasses import replace
+
+    index = CandidateIndex.build(kb, config=IndexConfig(cache_size=2))
+    uncached = CandidateIndex.build(kb, config=IndexConfig(cache_size=0))
+    texts = ["IBM", "Apple", "Internatonal Busines Machine", "Apple", "IBM"]
+    for _ in range(2):
+        assert index.candidates_batch(texts, 3) == uncached.candidates_batch(texts, 3)
+        assert index.candidates("Apple", 3, {"FOOD"}) == uncached.candidates("Apple", 3, {"FOOD"})
+    assert len(index._result_cache) <= 2
+    # New settings empty the cache: no stale results.
+    index.config = replace(index.config, fuzzy=False)
+    assert index._result_cache == {}
+    assert index.candidates("Internatonal Busines Machine") == []
