@@ -40,7 +40,9 @@ class KnowledgeBase:
     def __init__(self) -> None:
         self.ids: List[str] = []
         self.names: List[str] = []
-        self.types: List[List[str]] = []
+        # Tuples, not lists: the garbage collector stops tracking tuples of
+        # strings, which matters with hundreds of thousands of entities.
+        self.types: List[Tuple[str, ...]] = []
         self.descriptions: List[str] = []
         self._id_to_index: Dict[str, int] = {}
         # Parallel lists, one item per distinct (alias text, entity) pair.
@@ -93,7 +95,7 @@ class KnowledgeBase:
             self._id_to_index[entity_id] = index
             self.ids.append(entity_id)
             self.names.append(name)
-            self.types.append([])
+            self.types.append(())
             self.descriptions.append(description)
         elif description and not self.descriptions[index]:
             self.descriptions[index] = description
@@ -101,7 +103,7 @@ class KnowledgeBase:
             self.names[index] = name
         for t in types:
             if t and t not in self.types[index]:
-                self.types[index].append(t)
+                self.types[index] = self.types[index] + (t,)
         if name:
             self._add_pair(name, index, 1)
         for alias in aliases:
@@ -215,7 +217,7 @@ class KnowledgeBase:
         return {
             "ids": self.ids,
             "names": self.names,
-            "types": self.types,
+            "types": [list(t) for t in self.types],
             "descriptions": self.descriptions,
             "alias_texts": self.alias_texts,
             "alias_entities": numpy.asarray(self.alias_entities, dtype=numpy.int32),
@@ -230,7 +232,7 @@ class KnowledgeBase:
         kb = cls()
         kb.ids = list(data["ids"])
         kb.names = list(data["names"])
-        kb.types = [list(t) for t in data["types"]]
+        kb.types = [tuple(t) for t in data["types"]]
         kb.descriptions = list(data["descriptions"])
         kb._id_to_index = {entity_id: i for i, entity_id in enumerate(kb.ids)}
         kb.alias_texts = list(data["alias_texts"])

@@ -218,27 +218,31 @@ class EntityNormalizer(Pipe):
         docs = list(docs)
         queries: List[str] = []
         allowed: List[Optional[Set[str]]] = []
-        spans: List[Tuple[int, int]] = []  # (doc index, entity index)
-        for d, doc in enumerate(docs):
+        labels: List[str] = []
+        doc_rows: List[List[int]] = []  # per doc, the query row of each entity
+        allowed_by_label: Dict[str, Optional[Set[str]]] = {}
+        for doc in docs:
             abbrs = {a.short: a.long for a in abbreviation_map(doc.text).values()} if cfg["abbreviations"] else {}
-            for e, ent in enumerate(doc.ents):
+            rows = []
+            for ent in doc.ents:
+                label = ent.label_
+                if label not in allowed_by_label:
+                    allowed_by_label[label] = self._allowed(label)
+                rows.append(len(queries))
                 queries.append(self._expand(ent.text, abbrs))
-                allowed.append(self._allowed(ent.label_))
-                spans.append((d, e))
+                allowed.append(allowed_by_label[label])
+                labels.append(label)
+            doc_rows.append(rows)
         results = index.candidates_batch(queries, k, allowed) if queries else []
         if cfg["composites"]:
             self._link_composites(index, queries, allowed, results, k)
-        out: List[List[List[Candidate]]] = [[[] for _ in doc.ents] for doc in docs]
-        for (d, e), cands in zip(spans, results):
-            out[d][e] = cands
+        out: List[List[List[Candidate]]] = [[results[i] for i in rows] for rows in doc_rows]
         if cfg["doc_consistency"]:
-            for d, doc in enumerate(docs):
-                norm = index.normalizer
+            norm = index.normalizer
+            for d, rows in enumerate(doc_rows):
                 # Same text and same label: a different label may carry a
                 # different type constraint.
-                keys = [
-                    (norm(q), docs[dd].ents[e].label_) for (dd, e), q in zip(spans, queries) if dd == d
-                ]
+                keys = [(norm(queries[i]), labels[i]) for i in rows]
                 out[d] = self._consistent(out[d], keys)
         return out
 
@@ -346,10 +350,10 @@ class EntityNormalizer(Pipe):
         threshold = self.cfg["threshold"]
         overwrite = self.cfg["overwrite"]
         for doc, doc_cands in zip(docs, candidates):
-            store: Dict[str, List[List[Any]]] = {}
+            store: Dict[str, List[Tuple[str, float, str]]] = {}
             new_ents = []
             for ent, cands in zip(doc.ents, doc_cands):
-                store[f"{ent.start_char}:{ent.end_char}"] = [[c.id, float(c.score), c.alias] for c in cands]
+                store[f"{ent.start_char}:{ent.end_char}"] = [(c.id, float(c.score), c.alias) for c in cands]
                 kb_id = ent.kb_id_
                 if overwrite or not kb_id:
                     kb_id = cands[0].id if cands and cands[0].score >= threshold else ""

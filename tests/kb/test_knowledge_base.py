@@ -23,7 +23,7 @@ def test_read_jsonl_merges_duplicates(tmp_path):
     kb = KnowledgeBase.from_file(write_jsonl(tmp_path / "kb.jsonl", RECORDS))
     assert len(kb) == 3
     assert set(kb.get_aliases("Q1")) == {"International Business Machines", "IBM", "IBM Corp.", "Big Blue"}
-    assert kb.types[kb.index_of("Q1")] == ["ORG", "COMPANY"]
+    assert kb.types[kb.index_of("Q1")] == ("ORG", "COMPANY")
     assert kb.descriptions[kb.index_of("Q2")] == "Computers"
     # An alias of several IDs stays ambiguous.
     assert sorted(kb.entities_of_alias("Apple")) == ["Q2", "Q3"]
@@ -34,7 +34,7 @@ def test_read_tsv_and_csv(tmp_path):
     tsv.write_text("id\tname\taliases\ttypes\nQ1\tIBM\tBig Blue|IBM Corp.\tORG\nQ2\tApple Inc.\t\tORG|BRAND\n")
     kb = KnowledgeBase.from_file(tsv)
     assert set(kb.get_aliases("Q1")) == {"IBM", "Big Blue", "IBM Corp."}
-    assert kb.types[kb.index_of("Q2")] == ["ORG", "BRAND"]
+    assert kb.types[kb.index_of("Q2")] == ("ORG", "BRAND")
     csv_path = tmp_path / "kb.csv"
     csv_path.write_text('ID,LABEL\nD1,"Arthritis, Rheumatoid"\nD1,RA\n')
     kb = KnowledgeBase.from_file(csv_path, columns={"id": "ID", "name": "LABEL"})
@@ -88,7 +88,7 @@ def test_add_alias_counts_and_merge():
     other.add_entity("D1", "Wilson disease", aliases=["WD"], types=["C06"])
     kb.merge(other)
     assert kb.alias_counts[pair] == 4
-    assert kb.types[kb.index_of("D1")] == ["C06"]
+    assert kb.types[kb.index_of("D1")] == ("C06",)
 
 
 def test_disk_and_bytes_roundtrip(tmp_path):
