@@ -17,7 +17,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import spacy
 from spacy.tokens import Doc

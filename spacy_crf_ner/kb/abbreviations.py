@@ -8,7 +8,7 @@ the shortest span of preceding words in which the characters of the short form
 appear in order, the first one starting a word.
 """
 import re
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional
 
 _PAREN_RE = re.compile(r"\(([^()]{1,120})\)")
 _WORD_RE = re.compile(r"\S+")

@@ -7,7 +7,7 @@ concepts joined by ``+``: ``"D001|D002"`` -> ``[{D001}, {D002}]`` and
 alternatives equals one of the gold alternatives (:func:`ids_match`): for
 ``|`` any listed ID counts, for ``+`` the whole combination is needed.
 """
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Tuple
 
 from spacy.training import Example
 from spacy.util import registry

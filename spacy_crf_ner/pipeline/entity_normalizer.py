@@ -16,10 +16,11 @@ adds aliases from gold ``kb_id`` annotations of the training examples.
 import logging
 import re
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
 
 import srsly
 from spacy import util
+from spacy.attrs import ENT_ID, ENT_IOB, ENT_KB_ID, ENT_TYPE, IDX, LENGTH
 from spacy.language import Language
 from spacy.pipeline import Pipe
 from spacy.tokens import Doc, Span
@@ -36,6 +37,36 @@ logger = logging.getLogger("spacy_crf_ner")
 
 _SUBTYPE_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)-?([0-9]+[A-Za-z]?)$")
 _CONJ_RE = re.compile(r"\s*(?:,\s*(?:and|or|and/or)\s+|,\s*|\s+(?:and|or|and/or|&)\s+|\s*/\s*)", re.I)
+
+
+class _Entity(NamedTuple):
+    start: int
+    end: int
+    label: int
+    kb_id: int
+    ent_id: int
+    start_char: int
+    end_char: int
+
+
+def _entities(doc: Doc) -> List[_Entity]:
+    """The entities of a doc, read from the token arrays: the same spans as
+    ``doc.ents``, whose getter builds a Token object for every token."""
+    if not len(doc):
+        return []
+    rows = doc.to_array([ENT_IOB, ENT_TYPE, ENT_KB_ID, ENT_ID, IDX, LENGTH]).tolist()
+    out: List[_Entity] = []
+    start = -1
+    for i, (iob, label, kb_id, ent_id, _idx, _len) in enumerate(rows + [[2, 0, 0, 0, 0, 0]]):
+        # 3: B (begins), 1: I (inside), 2: O, 0: unset. An I after O or unset
+        # begins an entity, as in Doc.ents.
+        if start >= 0 and (iob != 1 or label != rows[start][1]):
+            first, last = rows[start], rows[i - 1]
+            out.append(_Entity(start, i, first[1], first[2], first[3], first[4], last[4] + last[5]))
+            start = -1
+        if iob == 3 or (iob == 1 and start < 0):
+            start = i
+    return out
 
 
 def _get_kb_candidates(span: Span) -> List[Tuple[str, float, str]]:
@@ -222,14 +253,18 @@ class EntityNormalizer(Pipe):
         doc_rows: List[List[int]] = []  # per doc, the query row of each entity
         allowed_by_label: Dict[str, Optional[Set[str]]] = {}
         for doc in docs:
-            abbrs = {a.short: a.long for a in abbreviation_map(doc.text).values()} if cfg["abbreviations"] else {}
+            # doc.text and Span.text build Token objects: read the text once and
+            # slice it by character offsets.
+            text = doc.text
+            abbrs = {a.short: a.long for a in abbreviation_map(text).values()} if cfg["abbreviations"] else {}
             rows = []
-            for ent in doc.ents:
-                label = ent.label_
+            strings = doc.vocab.strings
+            for ent in _entities(doc):
+                label = strings[ent.label]
                 if label not in allowed_by_label:
                     allowed_by_label[label] = self._allowed(label)
                 rows.append(len(queries))
-                queries.append(self._expand(ent.text, abbrs))
+                queries.append(self._expand(text[ent.start_char : ent.end_char], abbrs))
                 allowed.append(allowed_by_label[label])
                 labels.append(label)
             doc_rows.append(rows)
@@ -352,12 +387,12 @@ class EntityNormalizer(Pipe):
         for doc, doc_cands in zip(docs, candidates):
             store: Dict[str, List[Tuple[str, float, str]]] = {}
             new_ents = []
-            for ent, cands in zip(doc.ents, doc_cands):
+            for ent, cands in zip(_entities(doc), doc_cands):
                 store[f"{ent.start_char}:{ent.end_char}"] = [(c.id, float(c.score), c.alias) for c in cands]
-                kb_id = ent.kb_id_
+                kb_id: Union[int, str] = ent.kb_id
                 if overwrite or not kb_id:
                     kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
-                new_ents.append(Span(doc, ent.start, ent.end, label=ent.label, kb_id=kb_id, span_id=ent.id))
+                new_ents.append(Span(doc, ent.start, ent.end, label=ent.label, kb_id=kb_id, span_id=ent.ent_id))
             doc.ents = new_ents
             doc.user_data[CANDIDATES_KEY] = store
 

@@ -9,7 +9,6 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 import spacy_crf_ner.pipeline.entity_normalizer  # noqa: F401  (registers the factory)
-from spacy_crf_ner.kb import KnowledgeBase
 
 REPO = Path(__file__).resolve().parents[2]
 
