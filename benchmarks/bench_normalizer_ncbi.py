@@ -25,7 +25,7 @@ from spacy.training import Example
 
 from spacy_crf_ner.corpora import read_pubtator_docs
 from spacy_crf_ner.kb import CandidateIndex, IndexConfig, KnowledgeBase, NormalizationConfig
-from spacy_crf_ner.kb.scoring import ids_match, ids_match_strict
+from spacy_crf_ner.kb.scoring import canonical_kb_id, ids_match, ids_match_strict, parse_kb_id
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,11 +88,12 @@ def exact_baseline(kb: KnowledgeBase, texts: Sequence[str]) -> List[List[str]]:
 
 def tfidf_baseline(kb: KnowledgeBase, texts: Sequence[str], k: int) -> List[List[str]]:
     plain = NormalizationConfig(
-        nfkc=False, case_fold=True, strip_accents=False, punctuation=False, stop_suffixes=(), plurals=False
+        nfkc=False, case_fold=True, strip_accents=False, punctuation=False, stop_suffixes=(), plurals=False,
+        roman_numerals=False,
     )
     # Exhaustive search (no posting-list cut): the exact nearest neighbours.
     cfg = IndexConfig(
-        inverted_names=False, word_order=False, posting_budget=2**62, fuzzy_when_exact=True
+        inverted_names=False, word_order=False, posting_budget=2**62, fuzzy_when_exact=True, number_penalty=0.0
     )
     index = CandidateIndex.build(kb, plain, cfg)
     return [[c.id for c in cands] for cands in index.candidates_batch(texts, k)]
@@ -138,7 +139,19 @@ DEFAULT_SETTINGS = {
 }
 
 
-def main(data_dir: Path, k: int = 5, output: Optional[Path] = None) -> Dict:
+# Each switches one part off, to show what it contributes.
+ABLATIONS: Dict[str, Dict] = {
+    "no_replacements": {"normalization": {}},
+    "no_abbreviations": {"abbreviations": False},
+    "no_composites": {"composites": False},
+    "no_doc_consistency": {"doc_consistency": False},
+    "no_inverted_names_word_order": {"index": {"inverted_names": False, "word_order": False}},
+    "no_numbers": {"index": {"number_penalty": 0.0}, "normalization": {"replacements": NCBI_REPLACEMENTS, "roman_numerals": False}},
+    "no_train_aliases": {"harvest_aliases": False},
+}
+
+
+def main(data_dir: Path, k: int = 5, output: Optional[Path] = None, ablations: bool = True) -> Dict:
     nlp = spacy.blank("en")
     train_docs = list(read_pubtator_docs(data_dir / "ncbi_disease" / "train.pubtator", nlp))
     dev_docs = list(read_pubtator_docs(data_dir / "ncbi_disease" / "dev.pubtator", nlp))
@@ -149,13 +162,24 @@ def main(data_dir: Path, k: int = 5, output: Optional[Path] = None) -> Dict:
     results: Dict[str, Dict[str, float]] = {}
     results["exact"] = evaluate(exact_baseline(kb, texts), golds, k)
     results["tfidf_char3"] = evaluate(tfidf_baseline(kb, texts, k), golds, k)
-    preds, elapsed = ours(data_dir / "mesh" / "mesh_descriptors_c_f_tree.tsv", train_docs, dev_docs, k, DEFAULT_SETTINGS)
+    mesh = data_dir / "mesh" / "mesh_descriptors_c_f_tree.tsv"
+    preds, elapsed = ours(mesh, train_docs, dev_docs, k, DEFAULT_SETTINGS)
     results["ours"] = evaluate(preds, golds, k)
     results["ours"]["seconds"] = elapsed
+    if ablations:
+        for name, settings in ABLATIONS.items():
+            preds, _ = ours(mesh, train_docs, dev_docs, k, {**DEFAULT_SETTINGS, **settings})
+            results[f"ours_{name}"] = evaluate(preds, golds, k)
+    # What no method that trusts this KB can get right: gold IDs absent from it.
+    absent = sum(
+        not any(part in kb for alt in parse_kb_id(g) for part in alt) and canonical_kb_id(g) not in kb
+        for g in golds
+    )
     summary = {
         "n_mentions": len(golds),
         "kb_entities": len(kb),
         "kb_aliases": kb.n_aliases,
+        "gold_id_not_in_kb": absent / len(golds),
         "results": results,
     }
     text = json.dumps(summary, indent=2)
@@ -170,6 +194,7 @@ if __name__ == "__main__":
     parser.add_argument("data_dir", nargs="?", type=Path, default=REPO / ".." / "shared" / "data")
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--output", type=Path, default=None, help="Write the JSON summary here.")
+    parser.add_argument("--no-ablations", action="store_true", help="Skip the runs with one part switched off.")
     args = parser.parse_args()
-    summary = main(args.data_dir, args.k, args.output)
+    summary = main(args.data_dir, args.k, args.output, not args.no_ablations)
     print(json.dumps(summary, indent=2))
