@@ -674,6 +674,9 @@ class CandidateIndex:
                     score *= 1.0 - penalty
                 elif not a_numbers:
                     score *= 1.0 - penalty / 2
+                # An identifier of the mention ("c7") missing from the alias.
+                if any(not n[0].isdigit() and n not in a_numbers for n in q_numbers):
+                    score *= 1.0 - penalty
             out.append(Candidate(c.id, round(score, 6), c.alias))
         # Stable: ties keep the kernel's order (prior count, then entity row).
         return sorted(out, key=lambda c: -c.score)

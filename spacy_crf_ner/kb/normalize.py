@@ -147,16 +147,27 @@ def _roman_to_digits(word: str) -> str:
 
 
 def numbers(normal_form: str) -> FrozenSet[str]:
-    """The numbers of a normal form ("type 2a diabetes" -> {"2"}), used to tell
-    "type 1" from "type 2" where character n-grams barely differ.
+    """The numbers of a normal form, used to tell "type 1" from "type 2" or
+    "C7 deficiency" from "C9 deficiency", where character n-grams barely
+    differ: the leading digits of words that start with a digit ("type 2a" ->
+    "2") and whole words that start with a letter and contain a digit
+    (identifiers: "c9", "brca1").
 
     normal_form (str): A normalized string.
-    RETURNS (FrozenSet[str]): The digit sequences that start a word.
+    RETURNS (FrozenSet[str]): The numbers and identifiers.
     """
-    return frozenset(_NUMBER_RE.findall(normal_form))
+    out = set()
+    for word in normal_form.split():
+        if word[0].isdigit():
+            m = _LEADING_DIGITS_RE.match(word)
+            if m:
+                out.add(m.group())
+        elif any(c.isdigit() for c in word):
+            out.add(word)
+    return frozenset(out)
 
 
-_NUMBER_RE = re.compile(r"(?:^|\s)(\d+)")
+_LEADING_DIGITS_RE = re.compile(r"\d+")
 
 
 class Normalizer:

@@ -165,3 +165,22 @@ def test_result_cache(kb):
     index.config = replace(index.config, fuzzy=False)
     assert index._result_cache == {}
     assert index.candidates("Internatonal Busines Machine") == []
+
+
+def test_numbers_and_identifiers_rank_candidates():
+    kb = KnowledgeBase()
+    kb.add_entity("T1", "Diabetes Mellitus, Type 1")
+    kb.add_entity("T2", "Diabetes Mellitus, Type 2")
+    kb.add_entity("C9", "C9 deficiency")
+    kb.add_entity("INH", "inherited deficiency")
+    index = CandidateIndex.build(kb)
+    assert index.candidates("type II diabetes mellitus")[0].id == "T2"
+    assert index.candidates("type 1 diabetes")[0].id == "T1"
+    # "c9" is an identifier of the mention: an alias without it loses score
+    # twice (no numbers at all: 1 - p/2; identifier missing: 1 - p); the alias
+    # that has it keeps its cosine.
+    plain = CandidateIndex.build(kb, config=IndexConfig(number_penalty=0.0))
+    before = {c.id: c.score for c in plain.candidates("inherited C9 deficiency")}
+    after = {c.id: c.score for c in index.candidates("inherited C9 deficiency")}
+    assert after["C9"] == pytest.approx(before["C9"])
+    assert after["INH"] == pytest.approx(before["INH"] * 0.95 * 0.9, abs=1e-5)

@@ -96,3 +96,16 @@ def test_normal_form_shape(text):
     assert out == out.casefold()
     # Case and surrounding punctuation never change the normal form.
     assert norm(f"({text}).") == out
+
+
+def test_numbers_and_roman_numerals():
+    from spacy_crf_ner.kb.normalize import numbers
+
+    assert normalize("von Willebrand disease type IID") == "von willebrand disease type 2d"
+    assert normalize("Diabetes Mellitus, Type II") == "diabetes mellitu type 2" or normalize(
+        "Diabetes Mellitus, Type II"
+    ).endswith("type 2")
+    assert normalize("type A") == "type a"  # a letter alone is not a numeral
+    assert normalize("type IID", NormalizationConfig(roman_numerals=False)) == "type iid"
+    assert numbers("type 2a c9 deficiency brca1 x") == {"2", "c9", "brca1"}
+    assert numbers("no numbers") == frozenset()
