@@ -8,7 +8,7 @@ the shortest span of preceding words in which the characters of the short form
 appear in order, the first one starting a word.
 """
 import re
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 _PAREN_RE = re.compile(r"\(([^()]{1,120})\)")
 _WORD_RE = re.compile(r"\S+")
@@ -146,13 +146,49 @@ def find_abbreviations(text: str) -> List[Abbreviation]:
     return found
 
 
+def split_definition(abbr: Abbreviation) -> List[Tuple[str, str]]:
+    """Definitions of the parts of a hyphenated short form: "HPT-JT" defined as
+    "hyperparathyroidism-jaw tumor syndrome" gives "HPT" -> "hyperparathyroidism"
+    and "JT" -> "jaw tumor syndrome", so later mentions of a part alone ("HPT",
+    "primary HPT") resolve too. Parts are matched right to left with
+    :func:`best_long_form` on the long form's words (split at spaces and hyphens).
+
+    abbr (Abbreviation): A definition.
+    RETURNS (List[Tuple[str, str]]): (part, long form of the part); empty if the
+        short form has no hyphen or a part does not match.
+    """
+    parts = [p for p in abbr.short.split("-")]
+    if len(parts) < 2 or any(len(p) < 2 or not p[0].isalnum() for p in parts):
+        return []
+    rest = " ".join(re.split(r"[\s-]+", abbr.long)).strip()
+    out: List[Tuple[str, str]] = []
+    for i, part in enumerate(reversed(parts)):
+        found = best_long_form(part, rest)
+        last = i == len(parts) - 1
+        if found is None or len(found) <= len(part):
+            return []
+        if last:
+            found = rest  # the first part takes all remaining words
+        rest = rest[: len(rest) - len(found)].strip()
+        if not last and not rest:
+            return []
+        out.append((part, found))
+    return out
+
+
 def abbreviation_map(text: str) -> Dict[str, Abbreviation]:
-    """Short form -> its first definition in the text.
+    """Short form -> its first definition in the text, plus the parts of
+    hyphenated short forms (see :func:`split_definition`).
 
     text (str): The text.
     RETURNS (Dict[str, Abbreviation]): The definitions by short form.
     """
     out: Dict[str, Abbreviation] = {}
-    for abbr in find_abbreviations(text):
+    found = find_abbreviations(text)
+    for abbr in found:
         out.setdefault(abbr.short, abbr)
+    for abbr in found:
+        for part, long in split_definition(abbr):
+            if part not in out:
+                out[part] = abbr._replace(short=part, long=long)
     return out

@@ -302,6 +302,13 @@ class EntityNormalizer(Pipe):
                 out.append(f"{abbrs[m.group(1)]} type {m.group(2)}")
                 changed = True
                 continue
+            # Hyphenated words whose parts are defined: "IF-GLD".
+            if "-" in w:
+                parts = w.split("-")
+                if any(p in abbrs for p in parts):
+                    out.append(" ".join(abbrs.get(p, p) for p in parts))
+                    changed = True
+                    continue
             out.append(w)
         return " ".join(out) if changed else text
 

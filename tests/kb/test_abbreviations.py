@@ -37,3 +37,15 @@ def test_best_long_form():
 def test_first_definition_wins():
     text = "Wilson disease (WD) ... Waardenburg deafness (WD)."
     assert abbreviation_map(text)["WD"].long == "Wilson disease"
+
+
+def test_hyphenated_short_form_parts():
+    text = "Hereditary hyperparathyroidism-jaw tumor syndrome (HPT-JT) is rare. HPT and JT were seen."
+    found = {k: v.long for k, v in abbreviation_map(text).items()}
+    assert found["HPT-JT"] == "hyperparathyroidism-jaw tumor syndrome"
+    assert found["HPT"] == "hyperparathyroidism"
+    assert found["JT"] == "jaw tumor syndrome"
+    text = "adult onset globoid cell leukodystrophy (Krabbe disease; AO-GLD) in patients"
+    found = {k: v.long for k, v in abbreviation_map(text).items()}
+    assert found["GLD"] == "globoid cell leukodystrophy"
+    assert found["AO"] == "adult onset"

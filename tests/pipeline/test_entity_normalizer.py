@@ -384,3 +384,10 @@ def test_entry_points_registered():
         module, _, attr = target.partition(":")
         assert callable(getattr(importlib.import_module(module), attr)), target
         assert has(name), (group, name)
+
+
+def test_abbreviation_parts_and_subtypes(kb_path):
+    nlp = make_nlp(kb_path)
+    text = "Patients with Wilson disease-hepatolenticular degeneration (WD-HLD) and HLD; WD2 carriers."
+    got, _ = link(nlp, text, [("HLD", "DIS"), ("WD2", "DIS")])
+    assert got == [("HLD", "D1"), ("WD2", "D1")]
