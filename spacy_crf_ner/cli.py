@@ -30,9 +30,8 @@ def build_kb_cli(
         True, "--check-index/--no-check-index", help="Also build the candidate index once to report its size"
     ),
 ) -> None:
-    """Read a KB file and save it as a directory for
-    ``[initialize.components.entity_normalizer.kb_loader]``
-    (``@misc = "spacy-crf-ner.load_kb.v1"``, ``path = OUTPUT_DIR``)."""
+    """Read a KB file (errors name file and line) and save it as a directory
+    that the config's kb_loader (spacy-crf-ner.load_kb.v1, path = OUTPUT_DIR) loads."""
     from .kb.candidates import CandidateIndex
     from .kb.knowledge_base import KBFormatError, KnowledgeBase
 
@@ -65,8 +64,8 @@ def convert_pubtator_cli(
     ),
     lang: str = typer.Option("en", "--lang", help="Language of the tokenizer"),
 ) -> None:
-    """Convert a PubTator file (e.g. NCBI Disease) to a DocBin whose entities
-    carry the concept IDs as ``kb_id``."""
+    """Convert a PubTator file (e.g. NCBI Disease) to a .spacy DocBin whose
+    entities carry the concept IDs as kb_id."""
     from .corpora import convert_pubtator
 
     n = convert_pubtator(input_path, output_path, label=label, lang=lang)

@@ -147,3 +147,15 @@ def test_canonical_kb_id():
     assert canonical_kb_id("D010051|D001943") == "D001943|D010051"
     assert canonical_kb_id("OMIM:2+OMIM:1") == "OMIM:1+OMIM:2"
     assert canonical_kb_id("D3|D2+D1") == "D1+D2|D3"
+
+
+def test_convert_pubtator_cli(pubtator_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_crf_ner.cli import app
+
+    out = tmp_path / "corpus.spacy"
+    result = CliRunner().invoke(app, ["convert-pubtator", str(pubtator_file), str(out), "--label", "Disease"])
+    assert result.exit_code == 0, result.output
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert len(docs) == 2 and {e.label_ for e in docs[0].ents} == {"Disease"}

@@ -114,3 +114,29 @@ def test_disk_and_bytes_roundtrip(tmp_path):
 def test_from_disk_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="build-kb"):
         KnowledgeBase.from_disk(tmp_path)
+
+
+def test_build_kb_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_crf_ner.cli import app
+
+    runner = CliRunner()
+    src = write_jsonl(tmp_path / "kb.jsonl", RECORDS)
+    result = runner.invoke(app, ["build-kb", str(src), str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    kb = KnowledgeBase.from_disk(tmp_path / "out")
+    assert sorted(kb.ids) == ["Q1", "Q2", "Q3"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "Q1", "name": "IBM"}\n{"id": "Q2", "aliases": "x"}\n')
+    result = runner.invoke(app, ["build-kb", str(bad), str(tmp_path / "out2")])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())  # the message may be wrapped
+    assert "bad.jsonl:2" in output and "'aliases' must be a list" in output
+    tsv = tmp_path / "mesh.tsv"
+    tsv.write_text("MESH_ID\tMESH_NAME\tLEVEL\nD1\tArthritis, Rheumatoid\t1\nD1\tArthritis, Rheumatoid\t2\n")
+    result = runner.invoke(
+        app, ["build-kb", str(tsv), str(tmp_path / "mesh"), "--columns", '{"id": "MESH_ID", "name": "MESH_NAME"}']
+    )
+    assert result.exit_code == 0, result.output
+    assert KnowledgeBase.from_disk(tmp_path / "mesh").ids == ["D1"]
