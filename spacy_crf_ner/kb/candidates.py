@@ -318,7 +318,8 @@ class CandidateIndex:
     """Exact, word-order and TF-IDF candidate generator over a KB's aliases.
 
     Build with :meth:`build`; query with :meth:`candidates` or
-    :meth:`candidates_batch`.
+    :meth:`candidates_batch`. An instance reuses scratch arrays between
+    queries: use one instance per thread.
     """
 
     def __init__(
