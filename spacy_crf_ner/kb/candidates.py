@@ -1,0 +1,756 @@
+"""Candidate generation: exact normalized alias, word-order-insensitive alias,
+then fuzzy character n-gram TF-IDF cosine.
+
+The fuzzy step is the method of scispaCy's linker (char 3-grams, TF-IDF,
+cosine), searched with an inverted index over n-grams instead of an
+approximate nearest-neighbour index: each query adds up the weights of the
+aliases in the posting lists of its n-grams (a sparse matrix-vector product
+done column by column), rarest n-grams first, and stops adding n-grams once
+``posting_budget`` postings were visited (frequent n-grams add little weight
+and cost the most), then rescores the best ``n_rescore`` aliases with the
+exact cosine. Expansion to entities, type filtering and ranking by (score,
+prior count) happen in the same numba kernel, so the Python work per mention
+is normalization, one dict lookup and building the query vector. See
+BENCHMARKS for the measurements behind this choice.
+"""
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+
+import numpy
+import srsly
+from numba import njit
+
+from .knowledge_base import KnowledgeBase
+from .normalize import NormalizationConfig, Normalizer, invert_name, numbers, sorted_key
+
+logger = logging.getLogger("spacy_crf_ner")
+
+
+class Candidate(NamedTuple):
+    """One candidate entity for a mention."""
+
+    id: str
+    score: float
+    alias: str
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Settings of :class:`CandidateIndex`.
+
+    ngram_sizes (Tuple[int, ...]): Character n-gram lengths of the TF-IDF vectors.
+    inverted_names (bool): Also index "Y X" for an alias "X, Y" (MeSH style).
+    word_order (bool): Match aliases whose words are a permutation of the mention's.
+    word_order_score (float): Score given to a word-order match.
+    fuzzy (bool): Use the TF-IDF step at all.
+    fuzzy_when_exact (bool): Also run the TF-IDF step when an exact match exists
+        (fills the top-k list; costs time).
+    posting_budget (int): Postings visited per query when gathering fuzzy candidates,
+        rarest n-grams first (the two rarest n-grams are always used). Bounds the
+        cost per mention on large KBs; a very large value gives exhaustive search.
+    n_rescore (int): Aliases rescored with the exact cosine per query.
+    n_keys (int): Nearest normalized aliases expanded to entities per query.
+    number_penalty (float): Fuzzy scores are multiplied by ``1 - number_penalty`` when
+        mention and alias both contain numbers and they differ ("type 1" vs "type 2"),
+        and by ``1 - number_penalty / 2`` when only the mention has numbers.
+    cache_size (int): Results remembered per (normalized mention, type filter, k); real
+        text repeats mentions. 0 disables the cache; when full it is emptied.
+    """
+
+    ngram_sizes: Tuple[int, ...] = (3,)
+    inverted_names: bool = True
+    word_order: bool = True
+    word_order_score: float = 0.97
+    fuzzy: bool = True
+    fuzzy_when_exact: bool = True
+    posting_budget: int = 10000
+    n_rescore: int = 64
+    n_keys: int = 16
+    number_penalty: float = 0.1
+    cache_size: int = 100_000
+
+    @classmethod
+    def from_dict(cls, cfg: Dict[str, Any]) -> "IndexConfig":
+        """cfg (Dict[str, Any]): Field values.
+        RETURNS (IndexConfig): The config.
+        """
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ValueError(
+                f"entity_normalizer: unknown index setting(s) {unknown}. Use only {sorted(known)}."
+            )
+        values = dict(cfg)
+        if "ngram_sizes" in values:
+            values["ngram_sizes"] = tuple(int(n) for n in values["ngram_sizes"])
+        return cls(**values)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """RETURNS (Dict[str, Any]): JSON-serializable settings."""
+        data = asdict(self)
+        data["ngram_sizes"] = list(self.ngram_sizes)
+        return data
+
+
+# Numba kernels
+
+
+@njit(cache=True, nogil=True)
+def _csr_to_csc(row_ptr, row_cols, row_vals, n_cols):  # pragma: no cover - compiled
+    n_rows = row_ptr.shape[0] - 1
+    counts = numpy.zeros(n_cols + 1, numpy.int64)
+    for p in range(row_cols.shape[0]):
+        counts[row_cols[p] + 1] += 1
+    col_ptr = numpy.cumsum(counts)
+    fill = col_ptr[:-1].copy()
+    col_rows = numpy.empty(row_cols.shape[0], numpy.int32)
+    col_vals = numpy.empty(row_cols.shape[0], numpy.float32)
+    for r in range(n_rows):
+        for p in range(row_ptr[r], row_ptr[r + 1]):
+            c = row_cols[p]
+            col_rows[fill[c]] = r
+            col_vals[fill[c]] = row_vals[p]
+            fill[c] += 1
+    return col_ptr, col_rows, col_vals
+
+
+@njit(cache=True, nogil=True)
+def _fuzzy_keys(
+    a, b, q_cols, q_vals, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
+    budget, n_rescore, acc, touched, top_idx, top_val,
+):  # pragma: no cover - compiled
+    """Nearest keys of one query (q_cols[a:b]); returns how many are in top_idx/top_val,
+    sorted by exact cosine, best first."""
+    if b == a:
+        return 0
+    # Rare n-grams first: they carry most of the weight and have short
+    # posting lists. Stop adding n-grams once the postings visited exceed the
+    # budget (the two rarest are always used), which bounds the cost per query.
+    dfs = numpy.empty(b - a, numpy.int64)
+    for j in range(b - a):
+        c = q_cols[a + j]
+        dfs[j] = col_ptr[c + 1] - col_ptr[c]
+    order = numpy.argsort(dfs)
+    n_t = 0
+    visited = 0
+    for jj in range(b - a):
+        j = order[jj]
+        if jj >= 2 and visited + dfs[j] > budget:
+            break
+        visited += dfs[j]
+        c = q_cols[a + j]
+        w = q_vals[a + j]
+        for p in range(col_ptr[c], col_ptr[c + 1]):
+            r = col_rows[p]
+            if acc[r] == 0.0:
+                touched[n_t] = r
+                n_t += 1
+            acc[r] += w * col_vals[p]
+    # Keep the n_rescore best partial scores (insertion into a small sorted buffer).
+    n_top = 0
+    for t in range(n_t):
+        r = touched[t]
+        v = acc[r]
+        acc[r] = 0.0
+        if n_top == n_rescore and v <= top_val[n_top - 1]:
+            continue
+        pos = n_top if n_top < n_rescore else n_rescore - 1
+        while pos > 0 and top_val[pos - 1] < v:
+            top_val[pos] = top_val[pos - 1]
+            top_idx[pos] = top_idx[pos - 1]
+            pos -= 1
+        top_val[pos] = v
+        top_idx[pos] = r
+        if n_top < n_rescore:
+            n_top += 1
+    # Exact cosine of the survivors: merge the sorted query and key columns.
+    for t in range(n_top):
+        r = top_idx[t]
+        i = a
+        p = row_ptr[r]
+        e = row_ptr[r + 1]
+        s = 0.0
+        while i < b and p < e:
+            ci = q_cols[i]
+            cp = row_cols[p]
+            if ci == cp:
+                s += q_vals[i] * row_vals[p]
+                i += 1
+                p += 1
+            elif ci < cp:
+                i += 1
+            else:
+                p += 1
+        top_val[t] = s
+    # Re-sort by exact score (insertion sort; n_top is small).
+    for t in range(1, n_top):
+        v = top_val[t]
+        r = top_idx[t]
+        pos = t
+        while pos > 0 and top_val[pos - 1] < v:
+            top_val[pos] = top_val[pos - 1]
+            top_idx[pos] = top_idx[pos - 1]
+            pos -= 1
+        top_val[pos] = v
+        top_idx[pos] = r
+    return n_top
+
+
+@njit(cache=True, nogil=True)
+def _link(
+    q_ptr, q_cols, q_vals, q_budget, forced_key, forced_score, q_allowed, q_allowed_all,
+    col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
+    key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
+    n_rescore, n_keys, max_score_fuzzy, k, acc, touched, ent_slot,
+    out_ent, out_score, out_pair,
+):  # pragma: no cover - compiled
+    """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys,
+    expanded to entities, filtered by type bits, best k per query by (score,
+    prior count)."""
+    n_q = forced_key.shape[0]
+    top_idx = numpy.empty(n_rescore, numpy.int64)
+    top_val = numpy.empty(n_rescore, numpy.float32)
+    cap = 512
+    c_ent = numpy.empty(cap, numpy.int64)
+    c_score = numpy.empty(cap, numpy.float32)
+    c_count = numpy.empty(cap, numpy.int64)
+    c_pair = numpy.empty(cap, numpy.int64)
+    for qi in range(n_q):
+        allowed = q_allowed[qi]
+        constrained = allowed != q_allowed_all
+        n_c = 0
+        n_top = _fuzzy_keys(
+            q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, col_ptr, col_rows, col_vals,
+            row_ptr, row_cols, row_vals, q_budget[qi], n_rescore, acc, touched, top_idx, top_val,
+        )
+        n_top = min(n_top, n_keys)
+        # Keys come best first, so once k entities are in, a key scoring below
+        # the score at which the k-th arrived cannot change the top k.
+        kth_score = -1.0
+        for t in range(-1, n_top):
+            if t == -1:
+                key = forced_key[qi]
+                score = forced_score[qi]
+                if key < 0:
+                    continue
+            else:
+                key = top_idx[t]
+                score = min(top_val[t], max_score_fuzzy)
+                if key == forced_key[qi]:
+                    continue
+            if score < kth_score:
+                break
+            for pp in range(key_ptr[key], key_ptr[key + 1]):
+                pair = key_pairs[pp]
+                ent = pair_entities[pair]
+                if constrained and (entity_types[ent] & allowed) == 0:
+                    continue
+                cnt = pair_counts[pair]
+                found = ent_slot[ent]
+                if found >= 0:
+                    if score > c_score[found] or (score == c_score[found] and cnt > c_count[found]):
+                        c_score[found] = score
+                        c_count[found] = cnt
+                        c_pair[found] = pair
+                elif n_c < cap:
+                    ent_slot[ent] = n_c
+                    c_ent[n_c] = ent
+                    c_score[n_c] = score
+                    c_count[n_c] = cnt
+                    c_pair[n_c] = pair
+                    n_c += 1
+                    if n_c == k:
+                        kth_score = score
+        for u in range(n_c):
+            ent_slot[c_ent[u]] = -1
+        # Selection of the k best by (score desc, count desc, entity asc).
+        for j in range(k):
+            best = -1
+            for u in range(n_c):
+                if c_ent[u] < 0:
+                    continue
+                if best < 0:
+                    best = u
+                    continue
+                if c_score[u] > c_score[best] or (
+                    c_score[u] == c_score[best]
+                    and (c_count[u] > c_count[best] or (c_count[u] == c_count[best] and c_ent[u] < c_ent[best]))
+                ):
+                    best = u
+            if best < 0:
+                out_ent[qi, j] = -1
+                out_score[qi, j] = 0.0
+                out_pair[qi, j] = -1
+            else:
+                out_ent[qi, j] = c_ent[best]
+                out_score[qi, j] = c_score[best]
+                out_pair[qi, j] = c_pair[best]
+                c_ent[best] = -1
+
+
+_ALL_BITS = (1 << 64) - 1
+_OVERFLOW_BIT = 1 << 63
+# Fuzzy scores stay below an exact match's 1.0.
+_MAX_FUZZY = 0.999
+
+
+@njit(cache=True, nogil=True)
+def _search_batch(
+    q_ptr, q_cols, q_vals, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
+    budget, n_rescore, acc, touched, out_idx, out_score,
+):  # pragma: no cover - compiled
+    top_idx = numpy.empty(n_rescore, numpy.int64)
+    top_val = numpy.empty(n_rescore, numpy.float32)
+    k = out_idx.shape[1]
+    for qi in range(q_ptr.shape[0] - 1):
+        n_top = _fuzzy_keys(
+            q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, col_ptr, col_rows, col_vals,
+            row_ptr, row_cols, row_vals, budget, n_rescore, acc, touched, top_idx, top_val,
+        )
+        for j in range(min(k, n_top)):
+            out_idx[qi, j] = top_idx[j]
+            out_score[qi, j] = top_val[j]
+
+
+class CandidateIndex:
+    """Exact, word-order and TF-IDF candidate generator over a KB's aliases.
+
+    Build with :meth:`build`; query with :meth:`candidates` or
+    :meth:`candidates_batch`. An instance reuses scratch arrays between
+    queries: use one instance per thread.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        normalization: NormalizationConfig,
+        config: IndexConfig,
+    ) -> None:
+        self.kb = kb
+        self.normalization = normalization
+        self.config = config
+        self.normalizer = Normalizer(normalization)
+        self.keys: List[str] = []
+        self.key_ptr = numpy.zeros(1, dtype=numpy.int64)
+        self.key_pairs = numpy.zeros(0, dtype=numpy.int32)
+        self.vocab: Dict[str, int] = {}
+        self.idf = numpy.zeros(0, dtype=numpy.float32)
+        self.row_ptr = numpy.zeros(1, dtype=numpy.int64)
+        self.row_cols = numpy.zeros(0, dtype=numpy.int32)
+        self.row_vals = numpy.zeros(0, dtype=numpy.float32)
+        self._finish()
+
+    # Building
+
+    @classmethod
+    def build(
+        cls,
+        kb: KnowledgeBase,
+        normalization: NormalizationConfig = NormalizationConfig(),
+        config: IndexConfig = IndexConfig(),
+        progress: bool = False,
+    ) -> "CandidateIndex":
+        """Normalize all aliases of a KB and build the exact and TF-IDF indexes.
+
+        kb (KnowledgeBase): The knowledge base.
+        normalization (NormalizationConfig): String normalization settings.
+        config (IndexConfig): Index settings.
+        progress (bool): Show progress bars.
+        RETURNS (CandidateIndex): The index.
+        """
+        self = cls.__new__(cls)
+        self.kb = kb
+        self.normalization = normalization
+        self.config = config
+        self.normalizer = Normalizer(normalization)
+        norm = self.normalizer
+        key_to_pairs: Dict[str, List[int]] = {}
+        pairs: Iterable[int] = range(kb.n_aliases)
+        if progress:
+            from tqdm import tqdm
+
+            pairs = tqdm(pairs, desc="Normalizing aliases", unit=" aliases")
+        texts = kb.alias_texts
+        for pair in pairs:
+            text = texts[pair]
+            forms = [text]
+            if config.inverted_names:
+                forms.extend(invert_name(text))
+            for form in forms:
+                key = norm(form)
+                if key:
+                    lst = key_to_pairs.setdefault(key, [])
+                    if not lst or lst[-1] != pair:
+                        lst.append(pair)
+        norm._cache.clear()
+        self.keys = list(key_to_pairs)
+        lengths = numpy.fromiter((len(v) for v in key_to_pairs.values()), dtype=numpy.int64, count=len(self.keys))
+        self.key_ptr = numpy.zeros(len(self.keys) + 1, dtype=numpy.int64)
+        numpy.cumsum(lengths, out=self.key_ptr[1:])
+        self.key_pairs = numpy.fromiter(
+            (p for v in key_to_pairs.values() for p in v), dtype=numpy.int32, count=int(self.key_ptr[-1])
+        )
+        del key_to_pairs
+        self._build_tfidf(progress)
+        self._finish()
+        logger.info(
+            "Built candidate index: %d aliases, %d normalized keys, %d n-grams",
+            kb.n_aliases, len(self.keys), len(self.vocab),
+        )
+        return self
+
+    def _build_tfidf(self, progress: bool) -> None:
+        ns = self.config.ngram_sizes
+        vocab: Dict[str, int] = {}
+        cols: List[int] = []
+        ptr = [0]
+        keys: Iterable[str] = self.keys
+        if progress:
+            from tqdm import tqdm
+
+            keys = tqdm(keys, desc="Vectorizing aliases", unit=" keys")
+        setdefault = vocab.setdefault
+        for key in keys:
+            row = sorted({setdefault(g, len(vocab)) for g in _grams(key, ns)})
+            cols.extend(row)
+            ptr.append(len(cols))
+        # Counts are recomputed with a second pass only where an n-gram repeats
+        # within a key; here tf is binary for speed and compactness (repeated
+        # 3-grams inside one alias are rare and carry little information).
+        self.vocab = vocab
+        self.row_ptr = numpy.asarray(ptr, dtype=numpy.int64)
+        self.row_cols = numpy.asarray(cols, dtype=numpy.int32)
+        n_docs = len(self.keys)
+        df = numpy.bincount(self.row_cols, minlength=len(vocab)).astype(numpy.float64)
+        # Smooth idf as in scikit-learn's TfidfVectorizer.
+        self.idf = (numpy.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(numpy.float32)
+        vals = self.idf[self.row_cols].astype(numpy.float32)
+        sq = numpy.add.reduceat(vals.astype(numpy.float64) ** 2, self.row_ptr[:-1]) if len(vals) else numpy.zeros(0)
+        lengths = numpy.diff(self.row_ptr)
+        sq = numpy.where(lengths > 0, sq, 1.0)
+        norms = numpy.sqrt(sq).astype(numpy.float32)
+        self.row_vals = vals / numpy.repeat(norms, lengths)
+
+    def _finish(self) -> None:
+        """Derive the lookup tables and the column-major copy of the TF-IDF matrix."""
+        self.exact: Dict[str, int] = {key: i for i, key in enumerate(self.keys)}
+        self.by_word_order: Dict[str, int] = {}
+        if self.config.word_order:
+            for i, key in enumerate(self.keys):
+                if " " in key:
+                    self.by_word_order.setdefault(sorted_key(key), i)
+        self.col_ptr, self.col_rows, self.col_vals = _csr_to_csc(
+            self.row_ptr, self.row_cols, self.row_vals, len(self.vocab)
+        )
+        self.max_idf = float(numpy.log(1.0 + len(self.keys)) + 1.0)
+        self._idf_list: List[float] = self.idf.tolist()
+        self._acc = numpy.zeros(max(len(self.keys), 1), dtype=numpy.float32)
+        self._touched = numpy.zeros(max(len(self.keys), 1), dtype=numpy.int32)
+        # Entity -> slot in the per-query candidate buffer (-1: none); reset after each query.
+        self._ent_slot = numpy.full(max(len(self.kb.ids), 1), -1, dtype=numpy.int64)
+        self._result_cache: Dict[Tuple[str, int, int], List[Candidate]] = {}
+        self.pair_entities = numpy.asarray(self.kb.alias_entities, dtype=numpy.int32)
+        self.pair_counts = numpy.asarray(self.kb.alias_counts, dtype=numpy.int32)
+        # One bit per entity type (63 types at most; the rest share the last bit
+        # and are checked exactly in Python). Entities without types match no
+        # type constraint.
+        all_types = sorted({t for ts in self.kb.types for t in ts})
+        self.type_bits: Dict[str, int] = {t: 1 << i for i, t in enumerate(all_types[:63])}
+        self._overflow_types = len(all_types) > 63
+        bits = numpy.zeros(len(self.kb.types), dtype=numpy.uint64)
+        for e, ts in enumerate(self.kb.types):
+            b = 0
+            for t in ts:
+                b |= self.type_bits.get(t, _OVERFLOW_BIT)
+            bits[e] = b
+        self.entity_type_bits = bits
+
+    @property
+    def config(self) -> IndexConfig:
+        """The search settings; assigning new ones empties the result cache."""
+        return self._config
+
+    @config.setter
+    def config(self, value: IndexConfig) -> None:
+        self._config = value
+        self._result_cache = {}
+
+    # Querying
+
+    def vectorize(self, keys: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """TF-IDF vectors of normalized strings as CSR arrays (sorted columns,
+        unit length; n-grams unknown to the index count in the length).
+
+        keys (Sequence[str]): Normalized strings.
+        RETURNS (Tuple[ndarray, ndarray, ndarray]): ptr, cols, vals.
+        """
+        ptr = [0]
+        cols: List[int] = []
+        vals: List[float] = []
+        vocab_get = self.vocab.get
+        idf = self._idf_list
+        unknown_sq = self.max_idf**2
+        ns = self.config.ngram_sizes
+        for key in keys:
+            if key:
+                grams = set(_grams(key, ns))
+                known = sorted(c for c in map(vocab_get, grams) if c is not None)
+                weights = [idf[c] for c in known]
+                sq = sum(w * w for w in weights) + (len(grams) - len(known)) * unknown_sq
+                inv = 1.0 / sq**0.5 if sq > 0 else 1.0
+                cols.extend(known)
+                vals.extend([w * inv for w in weights])
+            ptr.append(len(cols))
+        return (
+            numpy.asarray(ptr, dtype=numpy.int64),
+            numpy.asarray(cols, dtype=numpy.int32),
+            numpy.asarray(vals, dtype=numpy.float32),
+        )
+
+    def search_keys(self, keys: Sequence[str], k: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Nearest normalized aliases by char n-gram TF-IDF cosine.
+
+        keys (Sequence[str]): Normalized query strings.
+        k (int): How many neighbours per query.
+        RETURNS (Tuple[ndarray, ndarray]): Key indices (-1 pads) and cosines, shape (len(keys), k).
+        """
+        q_ptr, q_cols, q_vals = self.vectorize(keys)
+        out_idx = numpy.full((len(keys), k), -1, dtype=numpy.int64)
+        out_score = numpy.zeros((len(keys), k), dtype=numpy.float32)
+        if len(keys) and len(self.keys):
+            _search_batch(
+                q_ptr, q_cols, q_vals, self.col_ptr, self.col_rows, self.col_vals,
+                self.row_ptr, self.row_cols, self.row_vals,
+                int(self.config.posting_budget), max(int(self.config.n_rescore), k),
+                self._acc, self._touched, out_idx, out_score,
+            )
+        return out_idx, out_score
+
+    def allowed_bits(self, allowed_types: Optional[Set[str]]) -> int:
+        """Type filter of a query as a bit mask over :attr:`type_bits`.
+
+        allowed_types (Optional[Set[str]]): Allowed types, or None for all.
+        RETURNS (int): The mask (all bits set for no constraint).
+        """
+        if allowed_types is None:
+            return _ALL_BITS
+        bits = 0
+        for t in allowed_types:
+            bits |= self.type_bits.get(t, _OVERFLOW_BIT)
+        return bits
+
+    def candidates(
+        self, text: str, k: int = 5, allowed_types: Optional[Set[str]] = None
+    ) -> List[Candidate]:
+        """Candidates for one mention, best first.
+
+        text (str): The mention text.
+        k (int): The maximum number of candidates.
+        allowed_types (Optional[Set[str]]): If given, only entities with one of these types.
+        RETURNS (List[Candidate]): (id, score, matched alias), best first.
+        """
+        return self.candidates_batch([text], k, [allowed_types])[0]
+
+    def candidates_batch(
+        self,
+        texts: Sequence[str],
+        k: int = 5,
+        allowed_types: Optional[Sequence[Optional[Set[str]]]] = None,
+    ) -> List[List[Candidate]]:
+        """Candidates for many mentions at once (one kernel call for the fuzzy step).
+
+        texts (Sequence[str]): Mention texts.
+        k (int): The maximum number of candidates per mention.
+        allowed_types (Optional[Sequence[Optional[Set[str]]]]): Per mention, the allowed
+            entity types (None: no constraint).
+        RETURNS (List[List[Candidate]]): Per mention, (id, score, matched alias) best first.
+        """
+        cfg = self.config
+        norm = self.normalizer
+        keys = [norm(t) for t in texts]
+        bits = (
+            [_ALL_BITS] * len(texts)
+            if allowed_types is None
+            else [self.allowed_bits(a) for a in allowed_types]
+        )
+        cache = self._result_cache
+        results: List[Optional[List[Candidate]]] = [
+            cache.get((key, b, k)) if cfg.cache_size else None for key, b in zip(keys, bits)
+        ]
+        todo = [i for i, r in enumerate(results) if r is None]
+        if todo:
+            computed = self._candidates_uncached(
+                [keys[i] for i in todo],
+                k,
+                [bits[i] for i in todo],
+                [allowed_types[i] for i in todo] if allowed_types is not None else None,
+            )
+            if cfg.cache_size and len(cache) + len(todo) > cfg.cache_size:
+                cache.clear()
+            for i, cands in zip(todo, computed):
+                results[i] = cands
+                if len(cache) < cfg.cache_size:
+                    cache[(keys[i], bits[i], k)] = cands
+        return [list(r) for r in results if r is not None]
+
+    def _candidates_uncached(
+        self,
+        keys: Sequence[str],
+        k: int,
+        bits: Sequence[int],
+        allowed_types: Optional[Sequence[Optional[Set[str]]]],
+    ) -> List[List[Candidate]]:
+        cfg = self.config
+        n = len(keys)
+        forced_key = numpy.full(n, -1, dtype=numpy.int64)
+        forced_score = numpy.zeros(n, dtype=numpy.float32)
+        q_budget = numpy.full(n, int(cfg.posting_budget), dtype=numpy.int64)
+        fuzzy_keys: List[str] = [""] * n
+        exact = self.exact
+        for i, key in enumerate(keys):
+            if not key:
+                continue
+            hit = exact.get(key)
+            if hit is not None:
+                forced_key[i] = hit
+                forced_score[i] = 1.0
+            elif cfg.word_order and " " in key:
+                hit = self.by_word_order.get(sorted_key(key))
+                if hit is not None:
+                    forced_key[i] = hit
+                    forced_score[i] = cfg.word_order_score
+            if cfg.fuzzy and (cfg.fuzzy_when_exact or hit is None):
+                fuzzy_keys[i] = key
+                if hit is not None:
+                    # The fuzzy step only fills the list behind an exact hit.
+                    q_budget[i] = max(int(cfg.posting_budget) // 10, 1)
+        q_ptr, q_cols, q_vals = self.vectorize(fuzzy_keys)
+        q_allowed = numpy.asarray(bits, dtype=numpy.uint64)
+        # Over-fetch: the number check and an exact type check may reorder or drop some.
+        k_fetch = 2 * k if allowed_types is None or not self._overflow_types else k * 4
+        out_ent = numpy.empty((n, k_fetch), dtype=numpy.int64)
+        out_score = numpy.empty((n, k_fetch), dtype=numpy.float32)
+        out_pair = numpy.empty((n, k_fetch), dtype=numpy.int64)
+        if n:
+            _link(
+                q_ptr, q_cols, q_vals, q_budget, forced_key, forced_score, q_allowed, numpy.uint64(_ALL_BITS),
+                self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
+                self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
+                max(int(cfg.n_rescore), cfg.n_keys), int(cfg.n_keys),
+                _MAX_FUZZY, k_fetch, self._acc, self._touched, self._ent_slot, out_ent, out_score, out_pair,
+            )
+        ids = self.kb.ids
+        types = self.kb.types
+        alias_texts = self.kb.alias_texts
+        results: List[List[Candidate]] = []
+        for i, (ents, scores, pairs) in enumerate(
+            zip(out_ent.tolist(), out_score.tolist(), out_pair.tolist())
+        ):
+            allowed = allowed_types[i] if allowed_types is not None else None
+            cands: List[Candidate] = []
+            for e, sc, pr in zip(ents, scores, pairs):
+                if e < 0:
+                    break
+                if allowed is not None and self._overflow_types and not allowed.intersection(types[e]):
+                    continue
+                cands.append(Candidate(ids[e], round(sc, 6), alias_texts[pr]))
+            if cfg.number_penalty and cands and cands[0].score < 1.0:
+                q_numbers = numbers(fuzzy_keys[i]) if fuzzy_keys[i] else frozenset()
+                if q_numbers:
+                    cands = self._check_numbers(cands, q_numbers)
+            results.append(cands[:k])
+        return results
+
+    def _check_numbers(self, cands: List[Candidate], q_numbers: FrozenSet[str]) -> List[Candidate]:
+        """Lower fuzzy scores of aliases whose numbers differ from the mention's."""
+        penalty = self.config.number_penalty
+        out = []
+        for c in cands:
+            score = c.score
+            if score < 1.0:
+                a_numbers = numbers(self.normalizer(c.alias))
+                if a_numbers and not (a_numbers & q_numbers):
+                    score *= 1.0 - penalty
+                elif not a_numbers:
+                    score *= 1.0 - penalty / 2
+                # An identifier of the mention ("c7") missing from the alias.
+                if any(not n[0].isdigit() and n not in a_numbers for n in q_numbers):
+                    score *= 1.0 - penalty
+            out.append(Candidate(c.id, round(score, 6), c.alias))
+        # Stable: ties keep the kernel's order (prior count, then entity row).
+        return sorted(out, key=lambda c: -c.score)
+
+    # Serialization
+
+    def to_dict(self) -> Dict[str, Any]:
+        """RETURNS (Dict[str, Any]): The index (without the KB) as msgpack-serializable data."""
+        return {
+            "normalization": self.normalization.to_dict(),
+            "config": self.config.to_dict(),
+            "keys": self.keys,
+            "vocab": list(self.vocab),
+            "key_ptr": self.key_ptr,
+            "key_pairs": self.key_pairs,
+            "idf": self.idf,
+            "row_ptr": self.row_ptr,
+            "row_cols": self.row_cols,
+            "row_vals": self.row_vals,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any], kb: KnowledgeBase) -> "CandidateIndex":
+        """data (Dict[str, Any]): As returned by :meth:`to_dict`.
+        kb (KnowledgeBase): The KB the index was built from.
+        RETURNS (CandidateIndex): The index.
+        """
+        self = cls.__new__(cls)
+        self.kb = kb
+        self.normalization = NormalizationConfig.from_dict(data["normalization"])
+        self.config = IndexConfig.from_dict(data["config"])
+        self.normalizer = Normalizer(self.normalization)
+        self.keys = list(data["keys"])
+        self.vocab = {g: i for i, g in enumerate(data["vocab"])}
+        for name in ("key_ptr", "key_pairs", "idf", "row_ptr", "row_cols", "row_vals"):
+            setattr(self, name, numpy.ascontiguousarray(data[name]))
+        self._finish()
+        return self
+
+    _ARRAYS = ("key_ptr", "key_pairs", "idf", "row_ptr", "row_cols", "row_vals")
+
+    def to_disk(self, path: Union[str, Path]) -> None:
+        """Save to a directory: ``index.msgpack`` (strings, settings) and ``.npy`` arrays.
+
+        path (Union[str, Path]): The directory (created if missing).
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        data = self.to_dict()
+        for name in self._ARRAYS:
+            numpy.save(path / f"{name}.npy", data.pop(name), allow_pickle=False)
+        srsly.write_msgpack(path / "index.msgpack", data)
+
+    @classmethod
+    def from_disk(cls, path: Union[str, Path], kb: KnowledgeBase) -> "CandidateIndex":
+        """path (Union[str, Path]): A directory written by :meth:`to_disk`.
+        kb (KnowledgeBase): The KB the index was built from.
+        RETURNS (CandidateIndex): The index.
+        """
+        path = Path(path)
+        data = dict(srsly.read_msgpack(path / "index.msgpack"))
+        for name in cls._ARRAYS:
+            data[name] = numpy.load(path / f"{name}.npy", allow_pickle=False)
+        return cls.from_dict(data, kb)
+
+
+def _grams(key: str, ns: Sequence[int]) -> List[str]:
+    grams: List[str] = []
+    for word in key.split():
+        padded = f" {word} "
+        for n in ns:
+            if len(padded) <= n:
+                grams.append(padded)
+            else:
+                grams.extend([padded[i : i + n] for i in range(len(padded) - n + 1)])
+    return grams

@@ -1,0 +1,554 @@
+"""The ``entity_normalizer`` component: link ``Doc.ents`` to canonical IDs of a
+knowledge base.
+
+It sets ``Span.kb_id_`` on each entity whose best candidate scores at least
+``threshold`` (otherwise the entity stays unlinked, i.e. NIL) and keeps the
+top-k candidates ``(id, score, matched alias)`` for every entity, readable as
+``span._.kb_candidates``. Candidates come from a
+:class:`~spacy_crf_ner.kb.candidates.CandidateIndex` (exact normalized alias,
+word order, char n-gram TF-IDF) with document-level help: in-text abbreviation
+definitions (Schwartz & Hearst 2003), composite mentions ("breast and ovarian
+cancer") and consistency between mentions of the same document. The KB and
+its index are saved with the pipeline (msgpack and numpy arrays, no pickle).
+The component has no trainable weights; its ``initialize`` loads the KB and
+adds aliases from gold ``kb_id`` annotations of the training examples.
+"""
+import logging
+import re
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
+
+import srsly
+from spacy import util
+from spacy.attrs import ENT_ID, ENT_IOB, ENT_KB_ID, ENT_TYPE, IDX, LENGTH
+from spacy.language import Language
+from spacy.pipeline import Pipe
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_get_examples
+from spacy.vocab import Vocab
+
+from ..kb.abbreviations import abbreviation_map
+from ..kb.candidates import Candidate, CandidateIndex, IndexConfig
+from ..kb.knowledge_base import KnowledgeBase
+from ..kb.normalize import NormalizationConfig
+from ..kb.scoring import CANDIDATES_KEY, canonical_kb_id, score_normalization
+
+logger = logging.getLogger("spacy_crf_ner")
+
+_SUBTYPE_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)-?([0-9]+[A-Za-z]?)$")
+_CONJ_RE = re.compile(r"\s*(?:,\s*(?:and|or|and/or)\s+|,\s*|\s+(?:and|or|and/or|&)\s+|\s*/\s*)", re.I)
+
+
+class _Entity(NamedTuple):
+    start: int
+    end: int
+    label: int
+    kb_id: int
+    ent_id: int
+    start_char: int
+    end_char: int
+
+
+def _entities(doc: Doc) -> List[_Entity]:
+    """The entities of a doc, read from the token arrays: the same spans as
+    ``doc.ents``, whose getter builds a Token object for every token."""
+    if not len(doc):
+        return []
+    rows = doc.to_array([ENT_IOB, ENT_TYPE, ENT_KB_ID, ENT_ID, IDX, LENGTH]).tolist()
+    out: List[_Entity] = []
+    start = -1
+    for i, (iob, label, kb_id, ent_id, _idx, _len) in enumerate(rows + [[2, 0, 0, 0, 0, 0]]):
+        # 3: B (begins), 1: I (inside), 2: O, 0: unset. An I after O or unset
+        # begins an entity, as in Doc.ents.
+        if start >= 0 and (iob != 1 or label != rows[start][1]):
+            first, last = rows[start], rows[i - 1]
+            out.append(_Entity(start, i, first[1], first[2], first[3], first[4], last[4] + last[5]))
+            start = -1
+        if iob == 3 or (iob == 1 and start < 0):
+            start = i
+    return out
+
+
+def _get_kb_candidates(span: Span) -> List[Tuple[str, float, str]]:
+    store = span.doc.user_data.get(CANDIDATES_KEY) or {}
+    return [tuple(c) for c in store.get(f"{span.start_char}:{span.end_char}", [])]  # type: ignore[misc]
+
+
+if not Span.has_extension("kb_candidates"):
+    Span.set_extension("kb_candidates", getter=_get_kb_candidates)
+
+
+@Language.factory(
+    "entity_normalizer",
+    assigns=["doc.ents", "token.ent_kb_id"],
+    requires=["doc.ents"],
+    default_config={
+        "threshold": 0.5,
+        "top_k": 5,
+        "type_map": {},
+        "normalization": {},
+        "index": {},
+        "abbreviations": True,
+        "composites": True,
+        "doc_consistency": True,
+        "harvest_aliases": True,
+        "overwrite": True,
+        "scorer": {"@scorers": "spacy-crf-ner.normalizer_scorer.v1"},
+    },
+    default_score_weights={
+        "nel_micro_f": 1.0,
+        "nel_micro_p": None,
+        "nel_micro_r": None,
+        "norm_acc_at_1": None,
+        "norm_recall_at_k": None,
+    },
+)
+def make_entity_normalizer(
+    nlp: Language,
+    name: str,
+    threshold: float,
+    top_k: int,
+    type_map: Dict[str, List[str]],
+    normalization: Dict[str, Any],
+    index: Dict[str, Any],
+    abbreviations: bool,
+    composites: bool,
+    doc_consistency: bool,
+    harvest_aliases: bool,
+    overwrite: bool,
+    scorer: Optional[Callable],
+) -> "EntityNormalizer":
+    """Create an ``entity_normalizer``.
+
+    threshold (float): Minimum score of the best candidate to set ``kb_id`` (NIL below).
+    top_k (int): Candidates kept per entity in ``span._.kb_candidates``.
+    type_map (Dict[str, List[str]]): NER label -> allowed KB types; labels not listed
+        are unconstrained.
+    normalization (Dict[str, Any]): Overrides of
+        :class:`~spacy_crf_ner.kb.normalize.NormalizationConfig`.
+    index (Dict[str, Any]): Overrides of :class:`~spacy_crf_ner.kb.candidates.IndexConfig`.
+    abbreviations (bool): Resolve short forms defined in the document.
+    composites (bool): Split coordinated mentions ("breast and ovarian cancer") that
+        have no exact match and link each part.
+    doc_consistency (bool): Prefer IDs already linked with certainty in the document.
+    harvest_aliases (bool): At initialize, add gold entity texts with a ``kb_id`` as aliases.
+    overwrite (bool): Replace ``kb_id`` values already set on entities.
+    scorer (Optional[Callable]): The scoring method.
+    RETURNS (EntityNormalizer): The component.
+    """
+    return EntityNormalizer(
+        nlp.vocab,
+        name=name,
+        threshold=threshold,
+        top_k=top_k,
+        type_map=type_map,
+        normalization=normalization,
+        index=index,
+        abbreviations=abbreviations,
+        composites=composites,
+        doc_consistency=doc_consistency,
+        harvest_aliases=harvest_aliases,
+        overwrite=overwrite,
+        scorer=scorer,
+    )
+
+
+def normalizer_score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+    """Default scoring: see :func:`spacy_crf_ner.kb.scoring.score_normalization`.
+
+    examples (Iterable[Example]): The examples.
+    RETURNS (Dict[str, Any]): The scores.
+    """
+    return score_normalization(examples)
+
+
+class EntityNormalizer(Pipe):
+    """Link entities to IDs of a knowledge base by string similarity."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        name: str = "entity_normalizer",
+        *,
+        threshold: float,
+        top_k: int,
+        type_map: Dict[str, List[str]],
+        normalization: Dict[str, Any],
+        index: Dict[str, Any],
+        abbreviations: bool,
+        composites: bool,
+        doc_consistency: bool,
+        harvest_aliases: bool,
+        overwrite: bool,
+        scorer: Optional[Callable] = normalizer_score,
+    ) -> None:
+        """Initialize the component (see :func:`make_entity_normalizer` for the arguments)."""
+        self.vocab = vocab
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {
+            "threshold": float(threshold),
+            "top_k": int(top_k),
+            "type_map": {k: list(v) for k, v in dict(type_map).items()},
+            "normalization": NormalizationConfig.from_dict(dict(normalization)).to_dict(),
+            "index": IndexConfig.from_dict(dict(index)).to_dict(),
+            "abbreviations": bool(abbreviations),
+            "composites": bool(composites),
+            "doc_consistency": bool(doc_consistency),
+            "harvest_aliases": bool(harvest_aliases),
+            "overwrite": bool(overwrite),
+        }
+        self.kb: Optional[KnowledgeBase] = None
+        self.index: Optional[CandidateIndex] = None
+
+    # Applying
+
+    def __call__(self, doc: Doc) -> Doc:
+        """Link the entities of one document.
+
+        doc (Doc): The document, with ``doc.ents`` set.
+        RETURNS (Doc): The document, entities with ``kb_id`` and candidates.
+        """
+        self.set_annotations([doc], self.predict([doc]))
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Link the entities of a stream of documents.
+
+        stream (Iterable[Doc]): The documents.
+        batch_size (int): Documents per batch.
+        YIELDS (Doc): The documents, linked.
+        """
+        for docs in util.minibatch(stream, size=batch_size):
+            self.set_annotations(docs, self.predict(docs))
+            yield from docs
+
+    def _require_index(self) -> CandidateIndex:
+        if self.index is None:
+            raise ValueError(
+                f"entity_normalizer '{self.name}': no knowledge base loaded. Call nlp.initialize() "
+                "with [initialize.components."
+                f"{self.name}.kb_loader] set (e.g. @misc = \"spacy-crf-ner.load_kb.v1\"), or "
+                "load a pipeline saved after initialization."
+            )
+        return self.index
+
+    def _allowed(self, label: str) -> Optional[Set[str]]:
+        types = self.cfg["type_map"].get(label)
+        return set(types) if types is not None else None
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[List[Candidate]]]:
+        """Candidates for every entity of every document; does not modify the docs.
+
+        docs (Iterable[Doc]): The documents.
+        RETURNS (List[List[List[Candidate]]]): Per doc, per entity, the candidates best first.
+        """
+        index = self._require_index()
+        cfg = self.cfg
+        k = cfg["top_k"]
+        docs = list(docs)
+        queries: List[str] = []
+        allowed: List[Optional[Set[str]]] = []
+        labels: List[str] = []
+        doc_rows: List[List[int]] = []  # per doc, the query row of each entity
+        allowed_by_label: Dict[str, Optional[Set[str]]] = {}
+        for doc in docs:
+            # doc.text and Span.text build Token objects: read the text once and
+            # slice it by character offsets.
+            text = doc.text
+            abbrs = {a.short: a.long for a in abbreviation_map(text).values()} if cfg["abbreviations"] else {}
+            rows = []
+            strings = doc.vocab.strings
+            for ent in _entities(doc):
+                label = strings[ent.label]
+                if label not in allowed_by_label:
+                    allowed_by_label[label] = self._allowed(label)
+                rows.append(len(queries))
+                queries.append(self._expand(text[ent.start_char : ent.end_char], abbrs))
+                allowed.append(allowed_by_label[label])
+                labels.append(label)
+            doc_rows.append(rows)
+        results = index.candidates_batch(queries, k, allowed) if queries else []
+        if cfg["composites"]:
+            self._link_composites(index, queries, allowed, results, k)
+        out: List[List[List[Candidate]]] = [[results[i] for i in rows] for rows in doc_rows]
+        if cfg["doc_consistency"]:
+            norm = index.normalizer
+            for d, rows in enumerate(doc_rows):
+                # Same text and same label: a different label may carry a
+                # different type constraint.
+                keys = [(norm(queries[i]), labels[i]) for i in rows]
+                out[d] = self._consistent(out[d], keys)
+        return out
+
+    @staticmethod
+    def _expand(text: str, abbrs: Dict[str, str]) -> str:
+        """Replace short forms defined in the document by their long forms."""
+        if not abbrs:
+            return text
+        if text in abbrs:
+            return abbrs[text]
+        words = text.split()
+        out = []
+        changed = False
+        for w in words:
+            if w in abbrs:
+                out.append(abbrs[w])
+                changed = True
+                continue
+            # A defined short form with a numbered subtype: "MEN2" -> "<long form> type 2".
+            m = _SUBTYPE_RE.match(w)
+            if m and m.group(1) in abbrs:
+                out.append(f"{abbrs[m.group(1)]} type {m.group(2)}")
+                changed = True
+                continue
+            # Hyphenated words whose parts are defined: "IF-GLD".
+            if "-" in w:
+                parts = w.split("-")
+                if any(p in abbrs for p in parts):
+                    out.append(" ".join(abbrs.get(p, p) for p in parts))
+                    changed = True
+                    continue
+            out.append(w)
+        return " ".join(out) if changed else text
+
+    def _link_composites(
+        self,
+        index: CandidateIndex,
+        queries: List[str],
+        allowed: List[Optional[Set[str]]],
+        results: List[List[Candidate]],
+        k: int,
+    ) -> None:
+        """Split coordinations without an exact match and link their parts."""
+        jobs: List[Tuple[int, List[List[str]]]] = []
+        for i, q in enumerate(queries):
+            if results[i] and results[i][0].score >= 1.0:
+                continue
+            parts = [p for p in _CONJ_RE.split(q) if p.strip()]
+            if len(parts) < 2:
+                continue
+            # The last conjunct carries the shared head: "breast and ovarian cancer"
+            # -> "breast cancer", "ovarian cancer". Try each head length.
+            last = parts[-1].split()
+            readings: List[List[str]] = [parts]
+            for n_head in range(1, len(last)):
+                head = " ".join(last[-n_head:])
+                readings.append([f"{p} {head}" for p in parts[:-1]] + [parts[-1]])
+            jobs.append((i, readings))
+        if not jobs:
+            return
+        flat = [part for _, readings in jobs for reading in readings for part in reading]
+        flat_allowed = [allowed[i] for i, readings in jobs for reading in readings for _ in reading]
+        linked = index.candidates_batch(flat, k, flat_allowed)
+        pos = 0
+        for i, readings in jobs:
+            best: Optional[Tuple[float, List[Candidate]]] = None
+            for reading in readings:
+                tops = [linked[pos + j][0] if linked[pos + j] else None for j in range(len(reading))]
+                pos += len(reading)
+                if any(t is None for t in tops):
+                    continue
+                score = min(t.score for t in tops)  # type: ignore[union-attr]
+                if best is None or score > best[0]:
+                    best = (score, tops)  # type: ignore[assignment]
+            if best is None:
+                continue
+            score, tops = best
+            current = results[i][0].score if results[i] else 0.0
+            if score <= current:
+                continue
+            ids = list(dict.fromkeys(t.id for t in tops))
+            alias = " | ".join(t.alias for t in tops)
+            composite = Candidate("|".join(ids), score, alias)
+            results[i] = [composite, *[c for c in results[i] if c.id != composite.id]][:k]
+
+    @staticmethod
+    def _consistent(cands: List[List[Candidate]], keys: List[Tuple[str, str]]) -> List[List[Candidate]]:
+        """Document-level consistency: a mention whose normalized text equals an
+        earlier mention's takes the better-scored result of the two, and among
+        tied candidates an ID already linked with an exact match wins."""
+        best_by_key: Dict[Tuple[str, str], List[Candidate]] = {}
+        for c, key in zip(cands, keys):
+            if c and (key not in best_by_key or c[0].score > best_by_key[key][0].score):
+                best_by_key[key] = c
+        certain = {c[0].id for c in cands if c and c[0].score >= 1.0}
+        out = []
+        for c, key in zip(cands, keys):
+            c = best_by_key.get(key, c)
+            if len(c) > 1 and c[0].score == c[1].score:
+                tied = [x for x in c if x.score == c[0].score]
+                preferred = sorted(tied, key=lambda x: x.id not in certain)
+                c = preferred + c[len(tied) :]
+            out.append(c)
+        return out
+
+    def set_annotations(self, docs: Iterable[Doc], candidates: List[List[List[Candidate]]]) -> None:
+        """Write ``kb_id`` and the candidate lists into the docs.
+
+        docs (Iterable[Doc]): The documents.
+        candidates (List[List[List[Candidate]]]): As returned by :meth:`predict`.
+        """
+        threshold = self.cfg["threshold"]
+        overwrite = self.cfg["overwrite"]
+        for doc, doc_cands in zip(docs, candidates):
+            store: Dict[str, List[Tuple[str, float, str]]] = {}
+            new_ents = []
+            for ent, cands in zip(_entities(doc), doc_cands):
+                store[f"{ent.start_char}:{ent.end_char}"] = [(c.id, float(c.score), c.alias) for c in cands]
+                kb_id: Union[int, str] = ent.kb_id
+                if overwrite or not kb_id:
+                    kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
+                new_ents.append(Span(doc, ent.start, ent.end, label=ent.label, kb_id=kb_id, span_id=ent.ent_id))
+            doc.ents = new_ents
+            doc.user_data[CANDIDATES_KEY] = store
+
+    # Initialization
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        kb_loader: Optional[Callable[[Vocab], KnowledgeBase]] = None,
+    ) -> None:
+        """Load the KB, add aliases from the training data and build the index.
+
+        get_examples (Callable[[], Iterable[Example]]): Training examples; entities of
+            the reference docs with a ``kb_id`` add their text as an alias of that ID
+            (if ``harvest_aliases``).
+        nlp (Optional[Language]): The pipeline.
+        kb_loader (Optional[Callable[[Vocab], KnowledgeBase]]): Returns the KB, e.g.
+            ``spacy-crf-ner.load_kb.v1``. Without it, the KB holds only harvested aliases.
+        """
+        validate_get_examples(get_examples, "EntityNormalizer.initialize")
+        kb = kb_loader(self.vocab) if kb_loader is not None else KnowledgeBase()
+        if not isinstance(kb, KnowledgeBase):
+            raise ValueError(
+                f"entity_normalizer '{self.name}': kb_loader returned {type(kb).__name__}, "
+                "expected spacy_crf_ner.kb.KnowledgeBase. Use @misc = \"spacy-crf-ner.load_kb.v1\"."
+            )
+        if self.cfg["harvest_aliases"]:
+            n = 0
+            for eg in get_examples():
+                for ent in eg.reference.ents:
+                    if ent.kb_id_:
+                        kb.add_alias(ent.text, canonical_kb_id(ent.kb_id_))
+                        n += 1
+            logger.info("entity_normalizer: %d aliases from gold kb_id annotations", n)
+        if kb.n_aliases == 0:
+            raise ValueError(
+                f"entity_normalizer '{self.name}': the knowledge base is empty. Set "
+                f"[initialize.components.{self.name}.kb_loader] or give training examples "
+                "whose entities have kb_id."
+            )
+        self.set_kb(kb)
+
+    def set_kb(self, kb: KnowledgeBase) -> None:
+        """Use a knowledge base: build its candidate index with this component's settings.
+
+        kb (KnowledgeBase): The knowledge base.
+        """
+        self.kb = kb
+        self.index = CandidateIndex.build(
+            kb,
+            NormalizationConfig.from_dict(self.cfg["normalization"]),
+            IndexConfig.from_dict(self.cfg["index"]),
+        )
+
+    # Serialization
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        """Serialize the component, its KB and its index.
+
+        exclude (Iterable[str]): Fields to leave out ("cfg", "kb").
+        RETURNS (bytes): The data.
+        """
+        data: Dict[str, Any] = {}
+        if "cfg" not in exclude:
+            data["cfg"] = self.cfg
+        if "kb" not in exclude and self.index is not None and self.kb is not None:
+            data["kb"] = self.kb.to_dict()
+            data["index"] = self.index.to_dict()
+        return srsly.msgpack_dumps(data)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "EntityNormalizer":
+        """Load the component from bytes.
+
+        bytes_data (bytes): As returned by :meth:`to_bytes`.
+        exclude (Iterable[str]): Fields to leave out.
+        RETURNS (EntityNormalizer): The component.
+        """
+        data = srsly.msgpack_loads(bytes_data)
+        if "cfg" in data and "cfg" not in exclude:
+            self.cfg.update(data["cfg"])
+        if "kb" in data and "kb" not in exclude:
+            self.kb = KnowledgeBase.from_dict(data["kb"])
+            self.index = CandidateIndex.from_dict(data["index"], self.kb)
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
+        """Save to a directory: ``cfg``, ``kb/`` and ``index/``.
+
+        path (Union[str, Path]): The directory.
+        exclude (Iterable[str]): Fields to leave out ("cfg", "kb").
+        """
+        path = util.ensure_path(path)
+        serialize: Dict[str, Callable[[Path], None]] = {
+            "cfg": lambda p: srsly.write_json(p, self.cfg),
+        }
+        if self.kb is not None and self.index is not None:
+            kb, index = self.kb, self.index
+            serialize["kb"] = lambda p: kb.to_disk(p)
+            serialize["index"] = lambda p: index.to_disk(p)
+        util.to_disk(path, serialize, exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "EntityNormalizer":
+        """Load from a directory written by :meth:`to_disk`.
+
+        path (Union[str, Path]): The directory.
+        exclude (Iterable[str]): Fields to leave out.
+        RETURNS (EntityNormalizer): The component.
+        """
+        path = util.ensure_path(path)
+
+        def load_cfg(p: Path) -> None:
+            self.cfg.update(srsly.read_json(p))
+
+        def load_kb(p: Path) -> None:
+            if p.exists():
+                self.kb = KnowledgeBase.from_disk(p)
+
+        def load_index(p: Path) -> None:
+            if p.exists() and self.kb is not None:
+                self.index = CandidateIndex.from_disk(p, self.kb)
+
+        util.from_disk(path, {"cfg": load_cfg, "kb": load_kb, "index": load_index}, exclude)
+        return self
+
+
+@util.registry.misc("spacy-crf-ner.load_kb.v1")
+def create_kb_loader(
+    path: str, format: str = "auto", columns: Optional[Dict[str, str]] = None
+) -> Callable[[Vocab], KnowledgeBase]:
+    """KB loader for ``[initialize.components.entity_normalizer.kb_loader]``.
+
+    path (str): A directory written by ``build-kb`` / ``KnowledgeBase.to_disk``, or a
+        JSONL, TSV or CSV file.
+    format (str): For files: "jsonl", "tsv", "csv" or "auto" (from the suffix).
+    columns (Optional[Dict[str, str]]): For tables: field -> header name.
+    RETURNS (Callable[[Vocab], KnowledgeBase]): The loader.
+    """
+
+    def load(vocab: Vocab) -> KnowledgeBase:
+        p = Path(path)
+        if p.is_dir():
+            return KnowledgeBase.from_disk(p)
+        if not p.exists():
+            raise FileNotFoundError(
+                f"spacy-crf-ner.load_kb.v1: no knowledge base at {path}. Give a KB file "
+                "(JSONL/TSV/CSV) or a directory made by `python -m spacy_crf_ner build-kb`."
+            )
+        return KnowledgeBase.from_file(p, format=format, columns=columns)
+
+    return load

@@ -1,0 +1,51 @@
+import pytest
+
+from spacy_crf_ner.kb.abbreviations import abbreviation_map, best_long_form, find_abbreviations
+
+
+@pytest.mark.parametrize(
+    "text,short,long",
+    [
+        ("Patients with Wilson disease (WD) were studied.", "WD", "Wilson disease"),
+        ("Hereditary hemochromatosis (HH) is common.", "HH", "Hereditary hemochromatosis"),
+        ("mutations of adenomatous polyposis coli (APC), a protein", "APC", "adenomatous polyposis coli"),
+        ("in insulin-dependent diabetes mellitus (IDDM) patients", "IDDM", "insulin-dependent diabetes mellitus"),
+        ("The HPRT (hypoxanthine phosphoribosyltransferase) gene", "HPRT", "hypoxanthine phosphoribosyltransferase"),
+    ],
+)
+def test_definitions(text, short, long):
+    found = find_abbreviations(text)
+    assert [(a.short, a.long) for a in found] == [(short, long)]
+    a = found[0]
+    assert text[a.short_start : a.short_end] == short
+    assert text[a.long_start : a.long_end] == long
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["in 12 patients (10%)", "was significant (p < 0.05)", "a gene (see below for details and more)", "cancer (ABC)"],
+)
+def test_no_definition(text):
+    assert find_abbreviations(text) == []
+
+
+def test_best_long_form():
+    assert best_long_form("WD", "patients with Wilson disease") == "Wilson disease"
+    assert best_long_form("XYZ", "Wilson disease") is None
+
+
+def test_first_definition_wins():
+    text = "Wilson disease (WD) ... Waardenburg deafness (WD)."
+    assert abbreviation_map(text)["WD"].long == "Wilson disease"
+
+
+def test_hyphenated_short_form_parts():
+    text = "Hereditary hyperparathyroidism-jaw tumor syndrome (HPT-JT) is rare. HPT and JT were seen."
+    found = {k: v.long for k, v in abbreviation_map(text).items()}
+    assert found["HPT-JT"] == "hyperparathyroidism-jaw tumor syndrome"
+    assert found["HPT"] == "hyperparathyroidism"
+    assert found["JT"] == "jaw tumor syndrome"
+    text = "adult onset globoid cell leukodystrophy (Krabbe disease; AO-GLD) in patients"
+    found = {k: v.long for k, v in abbreviation_map(text).items()}
+    assert found["GLD"] == "globoid cell leukodystrophy"
+    assert found["AO"] == "adult onset"

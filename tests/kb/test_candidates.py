@@ -1,0 +1,186 @@
+import random
+
+import numpy
+import pytest
+
+from spacy_crf_ner.kb import CandidateIndex, IndexConfig, KnowledgeBase, NormalizationConfig
+from spacy_crf_ner.kb.normalize import char_ngrams
+
+
+@pytest.fixture(scope="module")
+def kb():
+    kb = KnowledgeBase()
+    kb.add_entity("Q1", "International Business Machines", ["IBM", "IBM Corp.", "Big Blue"], ["ORG"])
+    kb.add_entity("Q2", "Apple Inc.", ["Apple"], ["ORG"])
+    kb.add_entity("Q3", "apple", ["Apple", "apples"], ["FOOD"])
+    kb.add_entity("D1", "Wilson Disease", ["hepatolenticular degeneration"], ["DISEASE"])
+    kb.add_entity("D2", "Arthritis, Rheumatoid", [], ["DISEASE"])
+    kb.add_entity("D3", "Arthritis", [], ["DISEASE"])
+    kb.add_entity("P1", "Ada Lovelace", ["Augusta Ada King"], ["PER"])
+    kb.add_alias("Apple", "Q2", count=3)  # seen 3 times in training data: a stronger prior
+    return kb
+
+
+@pytest.fixture(scope="module")
+def index(kb):
+    return CandidateIndex.build(kb)
+
+
+def test_ibm_example(index):
+    for text in ("IBM", "International Business Machines", "IBM Corp.", "ibm corp", "I.B.M. Corp"):
+        cands = index.candidates(text)
+        assert cands[0].id == "Q1", text
+    assert index.candidates("IBM Corp.")[0].score == 1.0
+
+
+def test_exact_and_inverted_names(index):
+    best = index.candidates("rheumatoid arthritis")[0]
+    assert best.id == "D2" and best.score == 1.0 and best.alias == "Arthritis, Rheumatoid"
+    assert index.candidates("Wilson's diseases")[0].id == "D1"
+
+
+def test_fuzzy(index):
+    cands = index.candidates("hepatolenticular degenerations syndrome")
+    assert cands[0].id == "D1"
+    assert 0.5 < cands[0].score < 1.0
+    cands = index.candidates("Internatonal Busines Machine")
+    assert cands[0].id == "Q1" and cands[0].score < 1.0
+
+
+def test_ambiguous_alias_ranked_by_prior(index):
+    cands = index.candidates("Apple", k=5)
+    assert [c.id for c in cands[:2]] == ["Q2", "Q3"]
+    assert cands[0].score == cands[1].score == 1.0
+
+
+def test_type_filter(index):
+    assert [c.id for c in index.candidates("Apple", k=5, allowed_types={"FOOD"})][:1] == ["Q3"]
+    assert all(c.id != "Q2" for c in index.candidates("Apple", k=5, allowed_types={"FOOD"}))
+    assert index.candidates("Ada Lovelace", allowed_types={"ORG"}) == [] or all(
+        c.id != "P1" for c in index.candidates("Ada Lovelace", allowed_types={"ORG"})
+    )
+    assert index.candidates("Ada Lovelace", allowed_types={"PER", "ORG"})[0].id == "P1"
+
+
+def test_unknown_and_empty(index):
+    cands = index.candidates("zzzz qqqq")
+    assert all(c.score < 0.3 for c in cands)
+    assert index.candidates("") == []
+    assert index.candidates("  ...  ") == []
+
+
+def test_top_k_sorted_and_unique(index):
+    cands = index.candidates("arthritis", k=3)
+    assert len(cands) <= 3
+    assert [c.score for c in cands] == sorted((c.score for c in cands), reverse=True)
+    assert len({c.id for c in cands}) == len(cands)
+    assert cands[0].id == "D3"
+
+
+def test_batch_equals_single(index):
+    texts = ["IBM", "Apple", "rheumatoid arthritis", "Wilsons disease", "unknown thing"]
+    assert index.candidates_batch(texts, 4) == [index.candidates(t, 4) for t in texts]
+
+
+def test_serialization_roundtrip(kb, index, tmp_path):
+    index.to_disk(tmp_path / "index")
+    loaded = CandidateIndex.from_disk(tmp_path / "index", kb)
+    other = CandidateIndex.from_dict(index.to_dict(), kb)
+    texts = ["IBM", "Apple", "arthritis rheumatoid", "hepatolenticular degenration", "Lovelace"]
+    expected = index.candidates_batch(texts, 5)
+    assert loaded.candidates_batch(texts, 5) == expected
+    assert other.candidates_batch(texts, 5) == expected
+
+
+def _brute_force_cosine(index, query_key):
+    """Dense TF-IDF cosine of a query against every key, written independently."""
+    n_keys = len(index.keys)
+    vocab = index.vocab
+    dim = len(vocab)
+    n_docs = n_keys
+    df = numpy.zeros(dim)
+    key_sets = [set(char_ngrams(k, 3)) for k in index.keys]
+    for grams in key_sets:
+        for g in grams:
+            df[vocab[g]] += 1
+    idf = numpy.log((1 + n_docs) / (1 + df)) + 1
+    mat = numpy.zeros((n_keys, dim))
+    for i, grams in enumerate(key_sets):
+        for g in grams:
+            mat[i, vocab[g]] = idf[vocab[g]]
+    mat /= numpy.linalg.norm(mat, axis=1, keepdims=True)
+    q = numpy.zeros(dim)
+    extra = 0.0
+    for g in set(char_ngrams(query_key, 3)):
+        if g in vocab:
+            q[vocab[g]] = idf[vocab[g]]
+        else:
+            extra += (numpy.log(1 + n_docs) + 1) ** 2
+    q /= numpy.sqrt(q @ q + extra)
+    return mat @ q
+
+
+def test_fuzzy_scores_equal_brute_force():
+    rng = random.Random(0)
+    letters = "abcdefghij"
+    kb = KnowledgeBase()
+    for i in range(300):
+        words = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 7))) for _ in range(rng.randint(1, 3))]
+        kb.add_entity(f"E{i}", " ".join(words))
+    plain = NormalizationConfig(stop_suffixes=(), plurals=False)
+    exhaustive = CandidateIndex.build(kb, plain, IndexConfig(posting_budget=2**62, word_order=False, inverted_names=False))
+    budgeted = CandidateIndex.build(kb, plain, IndexConfig(posting_budget=50, word_order=False, inverted_names=False))
+    hits = 0
+    for _ in range(40):
+        query = "".join(rng.choice(letters) for _ in range(rng.randint(4, 10)))
+        scores = _brute_force_cosine(exhaustive, query)
+        idx, sc = exhaustive.search_keys([query], 5)
+        expected = numpy.sort(scores)[::-1][:5]
+        numpy.testing.assert_allclose(sc[0][: len(expected)], expected, atol=1e-5)
+        assert scores[idx[0][0]] == pytest.approx(expected[0], abs=1e-5)
+        # With a posting budget the scores returned are still exact cosines.
+        bidx, bsc = budgeted.search_keys([query], 5)
+        valid = bidx[0] >= 0
+        numpy.testing.assert_allclose(bsc[0][valid], scores[bidx[0][valid]], atol=1e-5)
+        hits += int(bidx[0][0] == idx[0][0])
+    assert hits >= 30  # the budget rarely changes the nearest key
+
+
+def test_config_unknown_key():
+    with pytest.raises(ValueError, match="unknown index setting"):
+        IndexConfig.from_dict({"ngrams": 3})
+
+
+def test_result_cache(kb):
+    from dataclasses import replace
+
+    index = CandidateIndex.build(kb, config=IndexConfig(cache_size=2))
+    uncached = CandidateIndex.build(kb, config=IndexConfig(cache_size=0))
+    texts = ["IBM", "Apple", "Internatonal Busines Machine", "Apple", "IBM"]
+    for _ in range(2):
+        assert index.candidates_batch(texts, 3) == uncached.candidates_batch(texts, 3)
+        assert index.candidates("Apple", 3, {"FOOD"}) == uncached.candidates("Apple", 3, {"FOOD"})
+    assert len(index._result_cache) <= 2
+    # New settings empty the cache: no stale results.
+    index.config = replace(index.config, fuzzy=False)
+    assert index._result_cache == {}
+    assert index.candidates("Internatonal Busines Machine") == []
+
+
+def test_numbers_and_identifiers_rank_candidates():
+    kb = KnowledgeBase()
+    kb.add_entity("T1", "Diabetes Mellitus, Type 1")
+    kb.add_entity("T2", "Diabetes Mellitus, Type 2")
+    kb.add_entity("C9", "C9 deficiency")
+    kb.add_entity("INH", "inherited deficiency")
+    index = CandidateIndex.build(kb)
+    assert index.candidates("type II diabetes mellitus")[0].id == "T2"
+    assert index.candidates("type 1 diabetes")[0].id == "T1"
+    # "c9" is an identifier of the mention: an alias without it loses score
+    # twice (no numbers at all: 1 - p/2; identifier missing: 1 - p); the alias
+    # that has it keeps its cosine.
+    plain = CandidateIndex.build(kb, config=IndexConfig(number_penalty=0.0))
+    before = {c.id: c.score for c in plain.candidates("inherited C9 deficiency")}
+    after = {c.id: c.score for c in index.candidates("inherited C9 deficiency")}
+    assert after["C9"] == pytest.approx(before["C9"])
+    assert after["INH"] == pytest.approx(before["INH"] * 0.95 * 0.9, abs=1e-5)

