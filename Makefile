@@ -15,7 +15,7 @@ $(BIN)/python:
 # torch first, pinned, so that nothing pulls a CUDA build on a CPU machine
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e ".[test,bench]"
+	$(BIN)/pip install -e ".[test,bench,project]"
 	touch $@
 
 setup: $(VENV)/.installed
