@@ -1,5 +1,6 @@
-"""Command-line helpers: ``python -m spacy_crf_ner build-kb`` and
-``python -m spacy_crf_ner convert-pubtator``."""
+"""Command-line helpers, ``python -m spacy_crf_ner COMMAND`` (or
+``spacy-crf-ner COMMAND``): build-kb, convert-pubtator, annotate, report and
+calibrate."""
 import json
 import logging
 import time
@@ -11,7 +12,7 @@ from wasabi import msg
 
 app = typer.Typer(
     name="spacy-crf-ner",
-    help="Helpers for spacy-crf-ner: build a knowledge base, convert corpora.",
+    help="Helpers for spacy-crf-ner: build a knowledge base, convert corpora, annotate, report, calibrate.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -70,6 +71,99 @@ def convert_pubtator_cli(
 
     n = convert_pubtator(input_path, output_path, label=label, lang=lang)
     msg.good(f"Wrote {n:,} documents to {output_path}")
+
+
+def _examples(nlp, path: Path):
+    """Examples from a .spacy file, read as spaCy's own evaluate reads them."""
+    from spacy.training import Corpus
+
+    return list(Corpus(path)(nlp))
+
+
+@app.command("annotate")
+def annotate_cli(
+    model: str = typer.Argument(..., help="Pipeline name or directory"),
+    input_path: Path = typer.Argument(..., help='JSONL file, one {"text": ...} per line', exists=True, dir_okay=False),
+    output_path: Path = typer.Argument(..., help="JSONL file to write"),
+    n_process: int = typer.Option(1, "--n-process", "-n", help="Processes for nlp.pipe"),
+    batch_size: int = typer.Option(64, "--batch-size", "-b", help="Texts per batch"),
+    show: int = typer.Option(0, "--show", help="Print this many annotated texts"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to use, -1 for CPU"),
+) -> None:
+    """Annotate texts: entities (text, label, character offsets, confidence,
+    kb_id, candidates) and token tags. Malformed lines are reported with their
+    line number and skipped; the others are annotated."""
+    import spacy
+    import srsly
+
+    from .annotate import annotate_jsonl, format_doc
+
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    nlp = spacy.load(model)
+    stats = annotate_jsonl(nlp, input_path, output_path, n_process=n_process, batch_size=batch_size)
+    for line_no, reason in stats.skipped:
+        msg.warn(f"{input_path}:{line_no}: skipped, {reason}")
+    msg.good(f"Annotated {stats.written:,} of {stats.read:,} texts into {output_path}")
+    for record in list(srsly.read_jsonl(output_path))[:show]:
+        print(format_doc(record))
+    if stats.skipped and not stats.written:
+        raise typer.Exit(1)
+
+
+@app.command("report")
+def report_cli(
+    model: str = typer.Argument(..., help="Pipeline name or directory"),
+    data_path: Path = typer.Argument(..., help="Gold .spacy file", exists=True),
+    output_path: Path = typer.Argument(..., help="HTML file to write"),
+    max_docs: int = typer.Option(50, "--max-docs", help="Sentences shown per kind of error"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to use, -1 for CPU"),
+) -> None:
+    """Write an HTML error report: per-type P/R/F, a confusion table and
+    displaCy renderings of gold vs predicted entities, grouped by kind of
+    error (boundary, type, missed, spurious)."""
+    import spacy
+
+    from .report import write_report
+
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    nlp = spacy.load(model)
+    path = write_report(nlp, _examples(nlp, data_path), output_path, title=f"Entity errors: {model}", max_docs=max_docs)
+    msg.good(f"Wrote {path}")
+
+
+@app.command("calibrate")
+def calibrate_cli(
+    model: str = typer.Argument(..., help="Pipeline name or directory"),
+    data_path: Path = typer.Argument(..., help="Held-out gold .spacy file (never the training data)", exists=True),
+    output_dir: Path = typer.Argument(..., help="Directory to save the calibrated pipeline to"),
+    component: str = typer.Option("crf_ner", "--component", "-c", help="The crf_ner component"),
+) -> None:
+    """Fit a temperature for crf_ner's entity probabilities on held-out data
+    and save the pipeline with it (the predicted entities do not change)."""
+    import spacy
+
+    from .calibration import (
+        collect_predictions,
+        entity_confidences,
+        expected_calibration_error,
+        fit_temperature,
+        set_temperature,
+    )
+
+    nlp = spacy.load(model)
+    ner = nlp.get_pipe(component)
+    data = collect_predictions(nlp, _examples(nlp, data_path), component=component)
+    before = expected_calibration_error(*entity_confidences(ner, data, ner.cfg.get("temperature", 1.0)))
+    temperature = fit_temperature(ner, data)
+    after = expected_calibration_error(*entity_confidences(ner, data, temperature))
+    set_temperature(nlp, component, temperature)
+    nlp.to_disk(output_dir)
+    msg.good(
+        f"temperature = {temperature:.3f}; ECE on {data_path} (in-sample): {before:.3f} -> {after:.3f}. "
+        f"Saved to {output_dir}"
+    )
 
 
 def main() -> None:
