@@ -43,10 +43,10 @@ def convert_conll(src: Path, out_dir: Path, n_sents: int = 10) -> Path:
 def train_all(jobs: List[Tuple[Path, Path, Dict[str, str]]], parallel: bool) -> List[Path]:
     """Run `spacy train` for each (config, output dir, overrides), all at
     once when `parallel`, and return each best model's directory. Runs whose
-    model-best already exists are skipped. Logs go to OUTPUT/train.log."""
+    model-last already exists (finished) are skipped. Logs go to OUTPUT/train.log."""
     procs = []
     for config, output, overrides in jobs:
-        if (output / "model-best").exists():
+        if (output / "model-last").exists():  # written when a run has finished
             continue
         cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output)]
         for key, value in overrides.items():

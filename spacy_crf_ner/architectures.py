@@ -28,6 +28,7 @@ def build_emission_scorer(
     tok2vec: Model[List[Doc], List[Floats2d]],
     nO: Optional[int] = None,
     dropout: float = 0.1,
+    init_W: Optional[Callable] = None,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Emission scores for a CRF from any token encoder: tok2vec -> dropout ->
     linear to one score per tag, followed by the CRF layer that holds the
@@ -37,9 +38,14 @@ def build_emission_scorer(
         spacy.HashEmbedCNN.v2 or a spacy-transformers TransformerListener.
     nO (Optional[int]): The number of tags, inferred from the labels if unset.
     dropout (float): Dropout on the encoder's output during training.
+    init_W (Optional[Callable]): Initializer of the output weights; zeros by
+        default, as spaCy's tagger does. With a pretrained transformer and a
+        small learning rate use {"@initializers": "glorot_uniform_init.v1"}:
+        zero weights pass no gradient to the encoder until they have grown,
+        which at 1e-4 takes hundreds of steps.
     RETURNS (Model[List[Doc], List[Floats2d]]): Emission scores per doc.
     """
-    output = Linear(nO=nO, init_W=zero_init)
+    output = Linear(nO=nO, init_W=init_W if init_W is not None else zero_init)
     crf = build_crf(nO=nO)
     model = chain(tok2vec, with_array(chain(Dropout(dropout), output)), crf)
     model.set_ref("tok2vec", tok2vec)
