@@ -40,6 +40,22 @@ def convert_conll(src: Path, out_dir: Path, n_sents: int = 10) -> Path:
     return out
 
 
+def conll_training(args, corpus: Path) -> Tuple[Path, Dict[str, str]]:
+    """Convert CoNLL-2003 train/dev from args.data_dir into `corpus` and
+    return the dev path and the `spacy train` overrides every system shares:
+    the data, the step budget, the evaluation frequency, no early stopping."""
+    train_path = convert_conll(args.data_dir / "conll2003" / "train.iob", corpus)
+    dev_path = convert_conll(args.data_dir / "conll2003" / "dev.iob", corpus)
+    return dev_path, {
+        "paths.train": str(train_path),
+        "paths.dev": str(dev_path),
+        "training.max_steps": str(args.steps),
+        "training.eval_frequency": str(args.eval_frequency),
+        "training.patience": "0",
+        "gpu-id": str(args.gpu_id),
+    }
+
+
 def train_all(jobs: List[Tuple[Path, Path, Dict[str, str]]], parallel: bool) -> List[Path]:
     """Run `spacy train` for each (config, output dir, overrides), all at
     once when `parallel`, and return each best model's directory. Runs whose

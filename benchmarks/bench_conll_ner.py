@@ -29,7 +29,7 @@ from spacy_crf_ner.calibration import (
     fit_temperature,
 )
 
-from _common import REPO, convert_conll, gold_tokenized, load_docs, machine, train_all, words_per_second
+from _common import REPO, conll_training, gold_tokenized, load_docs, machine, train_all, words_per_second
 
 
 def calibration(nlp, examples) -> Dict[str, float]:
@@ -70,17 +70,7 @@ def main() -> None:
     parser.add_argument("--parallel", action="store_true", help="train all systems at once (one core each)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    corpus = args.work_dir / "corpus"
-    train_path = convert_conll(args.data_dir / "conll2003" / "train.iob", corpus)
-    dev_path = convert_conll(args.data_dir / "conll2003" / "dev.iob", corpus)
-    common = {
-        "paths.train": str(train_path),
-        "paths.dev": str(dev_path),
-        "training.max_steps": str(args.steps),
-        "training.eval_frequency": str(args.eval_frequency),
-        "training.patience": "0",
-        "gpu-id": str(args.gpu_id),
-    }
+    dev_path, common = conll_training(args, args.work_dir / "corpus")
     systems = args.systems.split(",")
     jobs = []
     for system in systems:

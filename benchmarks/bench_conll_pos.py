@@ -12,7 +12,7 @@ from pathlib import Path
 import spacy
 from spacy.training import Example
 
-from _common import REPO, convert_conll, gold_tokenized, load_docs, machine, train_all, words_per_second
+from _common import REPO, conll_training, gold_tokenized, load_docs, machine, train_all, words_per_second
 
 
 def main() -> None:
@@ -27,17 +27,7 @@ def main() -> None:
     parser.add_argument("--parallel", action="store_true", help="train both at once (one core each)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    corpus = args.work_dir.parent / "conll_ner" / "corpus"
-    train_path = convert_conll(args.data_dir / "conll2003" / "train.iob", corpus)
-    dev_path = convert_conll(args.data_dir / "conll2003" / "dev.iob", corpus)
-    common = {
-        "paths.train": str(train_path),
-        "paths.dev": str(dev_path),
-        "training.max_steps": str(args.steps),
-        "training.eval_frequency": str(args.eval_frequency),
-        "training.patience": "0",
-        "gpu-id": str(args.gpu_id),
-    }
+    dev_path, common = conll_training(args, args.work_dir.parent / "conll_ner" / "corpus")
     systems = {"crf_tagger": args.config, "tagger": args.baseline}
     jobs = [(cfg, args.work_dir / name, dict(common)) for name, cfg in systems.items()]
     results = {}
