@@ -311,3 +311,55 @@ def test_crf_layer_is_identity_and_serializes():
     other.from_bytes(data)
     numpy.testing.assert_array_equal(other.get_param("transitions"), model.get_param("transitions"))
     assert other.attrs["tags"] == tags
+
+
+@pytest.mark.parametrize("scheme,labels", SCHEMES)
+def test_array_backend_entry_points_match_kernels(monkeypatch, scheme, labels):
+    """crf_loss, crf_decode and CRFPosteriors on the array (GPU) code path,
+    run here with numpy, give what the compiled CPU path gives."""
+    from spacy_crf_ner.layers import crf as crf_module
+
+    model, tags = make_crf(scheme, labels, seed=19)
+    K = len(tags)
+    rng = numpy.random.default_rng(20)
+    xs = [rng.normal(size=(T, K)).astype("float32") for T in (4, 0, 1, 6)]
+    golds = [crf_decode(model, [x])[0] if len(x) else numpy.zeros(0, dtype=int) for x in xs]
+    golds[3] = golds[3].copy()
+    golds[3][2] = -1
+    allowed = [numpy.ones((len(x), K), dtype=bool) for x in xs]
+    allowed[0][1] = False
+    allowed[0][1, 0] = True
+    want_loss, want_d = crf_loss(model, xs, golds, accumulate=False)
+    want_paths = crf_decode(model, xs, allowed)
+    want_post = CRFPosteriors(model, xs, allowed, temperature=2.0)
+    monkeypatch.setattr(crf_module, "_on_cpu", lambda xp: False)
+    loss, d = crf_loss(model, xs, golds, accumulate=False)
+    assert loss == pytest.approx(want_loss, abs=1e-5)
+    for a, b in zip(d, want_d):
+        numpy.testing.assert_allclose(a, b, atol=1e-5)
+    assert [list(p) for p in crf_decode(model, xs, allowed)] == [list(p) for p in want_paths]
+    post = CRFPosteriors(model, xs, allowed, temperature=2.0)
+    numpy.testing.assert_allclose(post.log_z, want_post.log_z, atol=1e-6)
+    numpy.testing.assert_allclose(post.marginals, want_post.marginals, atol=1e-6)
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu():
+    cupy = pytest.importorskip("cupy")
+    from thinc.api import CupyOps
+
+    model, tags = make_crf("BILUO", ["PER", "LOC"], seed=21)
+    K = len(tags)
+    xs = [numpy.random.default_rng(22).normal(size=(T, K)).astype("float32") for T in (5, 1, 7)]
+    golds = crf_decode(model, xs)
+    want_loss, want_d = crf_loss(model, xs, golds, accumulate=False)
+    gpu = build_crf("BILUO")
+    gpu.ops = CupyOps()
+    set_crf_tags(gpu, tags, "BILUO")
+    gpu.initialize()
+    gpu.from_bytes(model.to_bytes())
+    loss, d = crf_loss(gpu, [cupy.asarray(x) for x in xs], [cupy.asarray(g) for g in golds], accumulate=False)
+    assert loss == pytest.approx(want_loss, abs=1e-4)
+    numpy.testing.assert_allclose(cupy.asnumpy(d[0]), want_d[0], atol=1e-5)
+    paths = crf_decode(gpu, [cupy.asarray(x) for x in xs])
+    assert [list(cupy.asnumpy(p)) for p in paths] == [list(p) for p in golds]
