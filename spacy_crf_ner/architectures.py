@@ -14,7 +14,9 @@ from thinc.api import (
     chain,
     concatenate,
     expand_window,
+    reduce_first,
     reduce_max,
+    reduce_mean,
     with_array,
     zero_init,
 )
@@ -168,3 +170,16 @@ def transformer_path(name: str) -> str:
         if get_path is not None:
             return str(get_path())
     return name
+
+
+@registry.layers("spacy-crf-ner.subword_pooling.v1")
+def subword_pooling(mode: str) -> Model[Ragged, Floats2d]:
+    """How a word's vector is made from its subword vectors, for the
+    `pooling` of a spacy-transformers TransformerListener: "mean" (the mean of
+    its subwords) or "first" (its first subword).
+    """
+    if mode == "mean":
+        return reduce_mean()
+    if mode == "first":
+        return reduce_first()
+    raise ValueError(f"spacy-crf-ner.subword_pooling.v1: mode must be 'mean' or 'first', not {mode!r}.")

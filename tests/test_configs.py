@@ -59,7 +59,7 @@ def test_bilstm_config(corpus, tmp_path):
     assert len(doc) == 6
 
 
-@pytest.mark.parametrize("pooling", ["reduce_mean.v1", "reduce_first.v1"])
+@pytest.mark.parametrize("pooling", ["mean", "first"])
 def test_transformer_config(corpus, tmp_path, tiny_transformer, pooling):
     nlp, doc = train_config(
         "crf_ner_trf.cfg",
