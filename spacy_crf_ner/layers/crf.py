@@ -26,7 +26,7 @@ same quantities are computed in log space with array operations, vectorized
 over batch and tags and looping over time only.
 """
 from functools import lru_cache
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 from thinc.api import Model, registry
@@ -447,6 +447,7 @@ class CRFPosteriors:
         out = _forward_backward(xp, em, lengths, trans, start, end, True)
         self.log_z, self.marginals, _, _, _, self.log_alpha, self.log_beta = out
         self._index = {t: i for i, t in enumerate(self.tags)}
+        self._paths: Dict[Tuple[int, str], Tuple[List[int], List[int]]] = {}
 
     def token_marginals(self, b: int) -> Floats2d:
         """P(tag of token t = k) for sequence b, shape (T_b, K)."""
@@ -456,28 +457,39 @@ class CRFPosteriors:
         """log P(tokens start.. start+len(path)-1 have exactly these tags, and
         the next token's tag is not in `close`)."""
         xp = self.xp
-        end_tok = start + len(path) - 1
+        n = len(path)
+        end_tok = start + n - 1
         L = int(self.lengths[b])
-        if not path or start < 0 or end_tok >= L:
+        if not n or start < 0 or end_tok >= L:
             raise ValueError(f"Span ({start}, {end_tok + 1}) is outside sequence {b} of length {L}.")
-        score = float(self.log_alpha[b, start, path[0]])
-        for t in range(1, len(path)):
-            score += float(self.trans[path[t - 1], path[t]] + self.em[b, start + t, path[t]])
+        idx = xp.asarray(path)
+        # alpha at the first token, then the path's transitions and emissions
+        score = self.log_alpha[b, start, idx[0]]
+        if n > 1:
+            score = score + (self.trans[idx[:-1], idx[1:]] + self.em[b, start + 1 + xp.arange(n - 1), idx[1:]]).sum()
         if end_tok == L - 1:
-            score += float(self.end[path[-1]])
+            score = score + self.end[idx[-1]]
         else:
-            nxt = self.trans[path[-1]] + self.em[b, end_tok + 1] + self.log_beta[b, end_tok + 1]
+            nxt = self.trans[idx[-1]] + self.em[b, end_tok + 1] + self.log_beta[b, end_tok + 1]
             if close:
                 nxt = nxt.copy()
                 nxt[xp.asarray(list(close))] = NEG_INF
-            score += float(_logsumexp(xp, nxt[None], axis=1)[0])
-        return score - float(self.log_z[b])
+            m = nxt.max()
+            if m > NEG_INF:
+                score = score + m + xp.log(xp.exp(nxt - m).sum())
+            else:
+                score = score + m
+        return float(score - self.log_z[b])
 
     def span_prob(self, b: int, start: int, end: int, label: str) -> float:
         """Exact probability that tokens [start, end) form one entity `label`
         (no more, no less) under the tag scheme."""
-        path = [self._index[t] for t in entity_tags(self.scheme, end - start, label)]
-        close = [self._index[t] for t in continuation_tags(self.scheme, label) if t in self._index]
+        key = (end - start, label)
+        if key not in self._paths:
+            path = [self._index[t] for t in entity_tags(self.scheme, end - start, label)]
+            close = [self._index[t] for t in continuation_tags(self.scheme, label) if t in self._index]
+            self._paths[key] = (path, close)
+        path, close = self._paths[key]
         return float(numpy.exp(self.path_log_prob(b, start, path, close)))
 
 
