@@ -12,4 +12,4 @@ bench-conll:
 	$(PYTHON) tasks.py bench-conll --data-dir $(DATA_DIR)
 
 clean:
-	rm -rf .venv .venv-ci build *.egg-info benchmarks/work
+	rm -rf .venv .venv-ci build *.egg-info benchmarks/runs

@@ -60,7 +60,7 @@ def calibration(nlp, examples) -> Dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--work-dir", type=Path, default=REPO / "benchmarks" / "work" / "conll_ner")
+    parser.add_argument("--work-dir", type=Path, default=REPO / "benchmarks" / "runs" / "conll_ner")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--eval-frequency", type=int, default=500)
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "crf_ner_cnn.cfg")

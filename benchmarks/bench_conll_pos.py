@@ -18,7 +18,7 @@ from _common import REPO, conll_training, gold_tokenized, load_docs, machine, tr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--work-dir", type=Path, default=REPO / "benchmarks" / "work" / "conll_pos")
+    parser.add_argument("--work-dir", type=Path, default=REPO / "benchmarks" / "runs" / "conll_pos")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--eval-frequency", type=int, default=500)
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "crf_tagger_cnn.cfg")
