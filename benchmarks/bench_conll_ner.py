@@ -16,7 +16,7 @@ Results are printed as Markdown and written to --out as JSON.
 import argparse
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import numpy
 import spacy

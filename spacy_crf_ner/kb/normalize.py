@@ -10,7 +10,7 @@ Harman 1991).
 """
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Tuple
 
 _PUNCT_RE = re.compile(r"[^\w\s]|_", re.UNICODE)

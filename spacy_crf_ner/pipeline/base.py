@@ -83,14 +83,10 @@ class CRFSequenceLabeler(TrainablePipe):
                 "CRF's tag set is fixed once it is initialized. Give all labels before "
                 "`nlp.initialize()` (or in [initialize.components.{self.name}.labels])."
             )
-        self._allow_extra_label()
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         self._tag_index = {}
         return 1
-
-    def _allow_extra_label(self) -> None:
-        """Raise if the model cannot grow (it can before initialize)."""
 
     def tag_index(self) -> Dict[str, int]:
         if not self._tag_index:

@@ -1,5 +1,5 @@
 """`crf_ner`: named entity recognition with a linear-chain CRF."""
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language

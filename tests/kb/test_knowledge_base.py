@@ -58,7 +58,7 @@ def test_malformed_jsonl(tmp_path, line, message):
     path.write_text(json.dumps(RECORDS[0]) + "\n\n" + line + "\n")
     with pytest.raises(KBFormatError) as err:
         KnowledgeBase.from_file(path)
-    assert f"bad.jsonl:3: " in str(err.value)
+    assert "bad.jsonl:3: " in str(err.value)
     assert message in str(err.value)
 
 
