@@ -52,6 +52,17 @@ class IndexConfig:
         cost per mention on large KBs; a very large value gives exhaustive search.
     n_rescore (int): Aliases rescored with the exact cosine per query.
     n_keys (int): Nearest normalized aliases expanded to entities per query.
+    typo_index (bool): Also find aliases one edit away from the mention (a deletion,
+        insertion, substitution or adjacent transposition; symmetric-deletion lookup,
+        Garbe's SymSpell) and rescore them with the TF-IDF cosine. On large KBs the
+        posting budget makes the n-gram search approximate; this finds the
+        one-typo neighbours it can miss, and a mention with one needs only a
+        tenth of the budget.
+    typo_min_length (int): Aliases and mentions shorter than this (in UTF-8 bytes)
+        are left out of the typo lookup: one edit changes a short word too much.
+    typo_max_length (int): Nor are longer ones: the table holds length + 1 entries
+        of 8 bytes per alias, and the n-gram search does well on long strings
+        (one typo leaves most of their n-grams intact).
     number_penalty (float): Fuzzy scores are multiplied by ``1 - number_penalty`` when
         mention and alias both contain numbers and they differ ("type 1" vs "type 2"),
         and by ``1 - number_penalty / 2`` when only the mention has numbers.
@@ -68,6 +79,9 @@ class IndexConfig:
     posting_budget: int = 10000
     n_rescore: int = 64
     n_keys: int = 16
+    typo_index: bool = True
+    typo_min_length: int = 5
+    typo_max_length: int = 40
     number_penalty: float = 0.1
     cache_size: int = 100_000
 
@@ -167,23 +181,7 @@ def _fuzzy_keys(
             n_top += 1
     # Exact cosine of the survivors: merge the sorted query and key columns.
     for t in range(n_top):
-        r = top_idx[t]
-        i = a
-        p = row_ptr[r]
-        e = row_ptr[r + 1]
-        s = 0.0
-        while i < b and p < e:
-            ci = q_cols[i]
-            cp = row_cols[p]
-            if ci == cp:
-                s += q_vals[i] * row_vals[p]
-                i += 1
-                p += 1
-            elif ci < cp:
-                i += 1
-            else:
-                p += 1
-        top_val[t] = s
+        top_val[t] = _cosine(a, b, q_cols, q_vals, row_ptr, row_cols, row_vals, top_idx[t])
     # Re-sort by exact score (insertion sort; n_top is small).
     for t in range(1, n_top):
         v = top_val[t]
@@ -198,17 +196,174 @@ def _fuzzy_keys(
     return n_top
 
 
+# Typo index: every key (of typo_min_length to typo_max_length bytes) is
+# stored under a 32-bit polynomial hash of itself and of each of its
+# single-byte deletions, in one sorted uint64 array (hash << 32 | key); a
+# query looks up the same variants of itself, so a key one deletion,
+# insertion, substitution or adjacent transposition away shares a variant
+# with it. Hash collisions and two-edit pairs are removed by an exact check.
+# Keys checked per query variant: bounds the work for variants that many
+# short keys share.
+_TYPO_PROBE = 64
+_HASH_BASE = numpy.uint64(1000003)
+_BUCKET_BITS = 20
+_LOW32 = numpy.uint64(0xFFFFFFFF)
+
+
+@njit(cache=True, nogil=True)
+def _deletion_hashes(buf, a, b, out):  # pragma: no cover - compiled
+    """Hashes of buf[a:b] (out[0]) and of it without byte i (out[1 + i]), in O(length):
+    h(s without i) = h(s[:i]) * base**(n - 1 - i) + sum(s[j] * base**(n - 1 - j), j > i),
+    all modulo 2**32 (uint64 arithmetic wraps modulo 2**64)."""
+    n = b - a
+    # suffix[i] = sum over j >= i of s[j] * base**(n - 1 - j); power = base**(n - 1 - i)
+    suffix = numpy.zeros(n + 1, numpy.uint64)
+    powers = numpy.empty(n + 1, numpy.uint64)
+    power = numpy.uint64(1)
+    for i in range(n - 1, -1, -1):
+        powers[i] = power
+        suffix[i] = (suffix[i + 1] + numpy.uint64(buf[a + i]) * power) & _LOW32
+        power = (power * _HASH_BASE) & _LOW32
+    prefix = numpy.uint64(0)
+    for i in range(n):
+        out[1 + i] = (prefix * powers[i] + suffix[i + 1]) & _LOW32
+        prefix = (prefix * _HASH_BASE + numpy.uint64(buf[a + i])) & _LOW32
+    out[0] = prefix
+
+
+@njit(cache=True, nogil=True)
+def _typo_table(buf, off, min_len, max_len):  # pragma: no cover - compiled
+    n = off.shape[0] - 1
+    total = 0
+    for k in range(n):
+        length = off[k + 1] - off[k]
+        if min_len <= length <= max_len:
+            total += length + 1
+    table = numpy.empty(total, numpy.uint64)
+    hashes = numpy.empty(max_len + 1, numpy.uint64)
+    t = 0
+    for k in range(n):
+        a = off[k]
+        b = off[k + 1]
+        if b - a < min_len or b - a > max_len:
+            continue
+        _deletion_hashes(buf, a, b, hashes)
+        for j in range(b - a + 1):
+            table[t] = (hashes[j] << numpy.uint64(32)) | numpy.uint64(k)
+            t += 1
+    table.sort()
+    # Where each bucket of the top _BUCKET_BITS hash bits starts: a lookup
+    # reads one bucket (about 16 entries on 1M aliases) instead of a binary
+    # search's cache misses over the whole table.
+    starts = numpy.zeros((1 << _BUCKET_BITS) + 1, numpy.int64)
+    shift = numpy.uint64(64 - _BUCKET_BITS)
+    for t in range(total):
+        starts[numpy.int64(table[t] >> shift) + 1] += 1
+    for b in range(1 << _BUCKET_BITS):
+        starts[b + 1] += starts[b]
+    return table, starts
+
+
+@njit(cache=True, nogil=True)
+def _within_one_edit(x, xa, xb, y, ya, yb):  # pragma: no cover - compiled
+    """Whether x[xa:xb] and y[ya:yb] differ by at most one deletion, insertion,
+    substitution or adjacent transposition."""
+    lx = xb - xa
+    ly = yb - ya
+    if lx - ly > 1 or ly - lx > 1:
+        return False
+    i = 0
+    while i < lx and i < ly and x[xa + i] == y[ya + i]:
+        i += 1
+    j = 0
+    while j < lx - i and j < ly - i and x[xb - 1 - j] == y[yb - 1 - j]:
+        j += 1
+    # What differs is x[xa+i : xb-j] against y[ya+i : yb-j].
+    dx = lx - i - j
+    dy = ly - i - j
+    if dx <= 1 and dy <= 1:
+        return True
+    return dx == 2 and dy == 2 and x[xa + i] == y[ya + i + 1] and x[xa + i + 1] == y[ya + i]
+
+
+@njit(cache=True, nogil=True)
+def _typo_neighbours(q_buf, q_off, buf, off, table, starts, min_len, max_len, out):  # pragma: no cover - compiled
+    """Keys within one edit of each query (q_buf[q_off[i]:q_off[i+1]]), at most
+    out.shape[1] per query, -1 padded; returns how many each query got."""
+    n_q = q_off.shape[0] - 1
+    cap = out.shape[1]
+    hashes = numpy.empty(max_len + 3, numpy.uint64)
+    shift = numpy.uint64(32 - _BUCKET_BITS)
+    counts = numpy.zeros(n_q, numpy.int64)
+    for qi in range(n_q):
+        a = q_off[qi]
+        b = q_off[qi + 1]
+        for j in range(cap):
+            out[qi, j] = -1
+        if b == a or b - a < min_len - 1 or b - a > max_len + 1:
+            continue
+        _deletion_hashes(q_buf, a, b, hashes)
+        n = 0
+        for v in range(b - a + 1):
+            if n == cap:
+                break
+            h = hashes[v]
+            bucket = numpy.int64(h >> shift)
+            pos = starts[bucket]
+            end = starts[bucket + 1]
+            while pos < end and (table[pos] >> numpy.uint64(32)) < h:
+                pos += 1
+            probe = 0
+            while pos < end and (table[pos] >> numpy.uint64(32)) == h and probe < _TYPO_PROBE and n < cap:
+                key = numpy.int64(table[pos] & _LOW32)
+                pos += 1
+                probe += 1
+                seen = False
+                for u in range(n):
+                    if out[qi, u] == key:
+                        seen = True
+                        break
+                if seen or not _within_one_edit(q_buf, a, b, buf, off[key], off[key + 1]):
+                    continue
+                out[qi, n] = key
+                n += 1
+        counts[qi] = n
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def _cosine(a, b, q_cols, q_vals, row_ptr, row_cols, row_vals, r):  # pragma: no cover - compiled
+    """Exact cosine of query q_cols[a:b] and key r: merge the sorted columns."""
+    i = a
+    p = row_ptr[r]
+    e = row_ptr[r + 1]
+    s = 0.0
+    while i < b and p < e:
+        ci = q_cols[i]
+        cp = row_cols[p]
+        if ci == cp:
+            s += q_vals[i] * row_vals[p]
+            i += 1
+            p += 1
+        elif ci < cp:
+            i += 1
+        else:
+            p += 1
+    return s
+
+
 @njit(cache=True, nogil=True)
 def _link(
     q_ptr, q_cols, q_vals, q_budget, forced_key, forced_score, q_allowed, q_allowed_all,
     col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
     key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
-    n_rescore, n_keys, max_score_fuzzy, k, acc, touched, ent_slot,
+    n_rescore, n_keys, max_score_fuzzy, k, acc, touched, ent_slot, typo_keys,
     out_ent, out_score, out_pair,
 ):  # pragma: no cover - compiled
-    """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys,
-    expanded to entities, filtered by type bits, best k per query by (score,
-    prior count)."""
+    """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys
+    (the n-gram search's and the typo neighbours in typo_keys, -1 padded, all
+    ranked by cosine), expanded to entities, filtered by type bits, best k per
+    query by (score, prior count)."""
     n_q = forced_key.shape[0]
     top_idx = numpy.empty(n_rescore, numpy.int64)
     top_val = numpy.empty(n_rescore, numpy.float32)
@@ -225,6 +380,29 @@ def _link(
             q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, col_ptr, col_rows, col_vals,
             row_ptr, row_cols, row_vals, q_budget[qi], n_rescore, acc, touched, top_idx, top_val,
         )
+        for u in range(typo_keys.shape[1]):
+            r = typo_keys[qi, u]
+            if r < 0:
+                break
+            present = False
+            for t in range(n_top):
+                if top_idx[t] == r:
+                    present = True
+                    break
+            if present:
+                continue
+            v = _cosine(q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, row_ptr, row_cols, row_vals, r)
+            if n_top == n_rescore and v <= top_val[n_top - 1]:
+                continue
+            pos = n_top if n_top < n_rescore else n_rescore - 1
+            while pos > 0 and top_val[pos - 1] < v:
+                top_val[pos] = top_val[pos - 1]
+                top_idx[pos] = top_idx[pos - 1]
+                pos -= 1
+            top_val[pos] = v
+            top_idx[pos] = r
+            if n_top < n_rescore:
+                n_top += 1
         n_top = min(n_top, n_keys)
         # Keys come best first, so once k entities are in, a key scoring below
         # the score at which the k-th arrived cannot change the top k.
@@ -451,6 +629,11 @@ class CandidateIndex:
         # Entity -> slot in the per-query candidate buffer (-1: none); reset after each query.
         self._ent_slot = numpy.full(max(len(self.kb.ids), 1), -1, dtype=numpy.int64)
         self._result_cache: Dict[Tuple[str, int, int], List[Candidate]] = {}
+        # Derived like the tables above (not saved); rebuilt if the settings change.
+        self._typo_table: Optional[numpy.ndarray] = None
+        self._typo_lengths = (0, 0)
+        if self.config.typo_index:
+            self._ensure_typo_table()
         self.pair_entities = numpy.asarray(self.kb.alias_entities, dtype=numpy.int32)
         self.pair_counts = numpy.asarray(self.kb.alias_counts, dtype=numpy.int32)
         # One bit per entity type (63 types at most; the rest share the last bit
@@ -626,6 +809,12 @@ class CandidateIndex:
                 if hit is not None:
                     # The fuzzy step only fills the list behind an exact hit.
                     q_budget[i] = max(int(cfg.posting_budget) // 10, 1)
+        typo_keys = self._typo_keys(
+            [key if key and forced_key[i] < 0 else "" for i, key in enumerate(fuzzy_keys)]
+        )
+        # One edit away is as good as a fuzzy match gets: the n-gram search
+        # only fills the list behind it, as behind an exact hit.
+        q_budget[typo_keys[:, 0] >= 0] = max(int(cfg.posting_budget) // 10, 1)
         q_ptr, q_cols, q_vals = self.vectorize(fuzzy_keys)
         q_allowed = numpy.asarray(bits, dtype=numpy.uint64)
         # Over-fetch: the number check and an exact type check may reorder or drop some.
@@ -639,7 +828,8 @@ class CandidateIndex:
                 self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
                 self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
                 max(int(cfg.n_rescore), cfg.n_keys), int(cfg.n_keys),
-                _MAX_FUZZY, k_fetch, self._acc, self._touched, self._ent_slot, out_ent, out_score, out_pair,
+                _MAX_FUZZY, k_fetch, self._acc, self._touched, self._ent_slot, typo_keys,
+                out_ent, out_score, out_pair,
             )
         ids = self.kb.ids
         types = self.kb.types
@@ -662,6 +852,30 @@ class CandidateIndex:
                     cands = self._check_numbers(cands, q_numbers)
             results.append(cands[:k])
         return results
+
+    def _typo_keys(self, keys: Sequence[str]) -> numpy.ndarray:
+        """Keys one edit away from each query ("" for none), -1 padded, (len(keys), 8)."""
+        out = numpy.full((len(keys), 8), -1, dtype=numpy.int32)
+        if not self.config.typo_index or not any(keys):
+            return out
+        self._ensure_typo_table()
+        q_buf, q_off = _concat_utf8(keys)
+        _typo_neighbours(
+            q_buf, q_off, self._key_buf, self._key_off, self._typo_table, self._typo_starts,
+            int(self.config.typo_min_length), int(self.config.typo_max_length), out,
+        )
+        return out
+
+    def _ensure_typo_table(self) -> None:
+        """Build the typo table (seconds for a million keys)."""
+        lengths = (self.config.typo_min_length, self.config.typo_max_length)
+        if self._typo_table is not None and self._typo_lengths == lengths:
+            return
+        self._key_buf, self._key_off = _concat_utf8(self.keys)
+        self._typo_table, self._typo_starts = _typo_table(
+            self._key_buf, self._key_off, int(lengths[0]), int(lengths[1])
+        )
+        self._typo_lengths = lengths
 
     def _check_numbers(self, cands: List[Candidate], q_numbers: FrozenSet[str]) -> List[Candidate]:
         """Lower fuzzy scores of aliases whose numbers differ from the mention's."""
@@ -742,6 +956,20 @@ class CandidateIndex:
         for name in cls._ARRAYS:
             data[name] = numpy.load(path / f"{name}.npy", allow_pickle=False)
         return cls.from_dict(data, kb)
+
+
+def _concat_utf8(strings: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """UTF-8 bytes of strings, concatenated, and their offsets."""
+    if not strings:
+        return numpy.zeros(0, dtype=numpy.uint8), numpy.zeros(1, dtype=numpy.int64)
+    joined = "\n".join(strings)
+    if joined.count("\n") != len(strings) - 1:  # newlines inside (normalized keys have none)
+        joined = "\n".join(s.replace("\n", " ") for s in strings)
+    buf = numpy.frombuffer(joined.encode("utf8") + b"\n", dtype=numpy.uint8)
+    ends = numpy.flatnonzero(buf == 10)
+    off = numpy.zeros(len(strings) + 1, dtype=numpy.int64)
+    off[1:] = ends - numpy.arange(len(strings))
+    return numpy.ascontiguousarray(buf[buf != 10]), off
 
 
 def _grams(key: str, ns: Sequence[int]) -> List[str]:

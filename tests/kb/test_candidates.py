@@ -184,3 +184,95 @@ def test_numbers_and_identifiers_rank_candidates():
     after = {c.id: c.score for c in index.candidates("inherited C9 deficiency")}
     assert after["C9"] == pytest.approx(before["C9"])
     assert after["INH"] == pytest.approx(before["INH"] * 0.95 * 0.9, abs=1e-5)
+
+
+def _random_kb(n: int, seed: int = 0, letters: str = "abcdefghij") -> KnowledgeBase:
+    rng = random.Random(seed)
+    kb = KnowledgeBase()
+    for i in range(n):
+        words = ["".join(rng.choice(letters) for _ in range(rng.randint(4, 8))) for _ in range(rng.randint(1, 3))]
+        kb.add_entity(f"E{i}", " ".join(words))
+    return kb
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s[:2] + s[3:],  # deletion
+        lambda s: s[:2] + "z" + s[2:],  # insertion
+        lambda s: s[:2] + "z" + s[3:],  # substitution
+        lambda s: s[:1] + s[2] + s[1] + s[3:],  # adjacent transposition
+    ],
+)
+def test_typo_index_finds_what_a_starved_search_misses(edit):
+    # Six letters: n-grams are shared by many keys, as in a large KB, and a
+    # posting budget of 1 (the two rarest n-grams) often misses the key.
+    kb = _random_kb(2000, letters="abcdef")
+    plain = NormalizationConfig(stop_suffixes=(), plurals=False)
+    settings = dict(word_order=False, inverted_names=False, posting_budget=1, n_rescore=4, n_keys=4)
+    with_typos = CandidateIndex.build(kb, plain, IndexConfig(**settings))
+    without = CandidateIndex.build(kb, plain, IndexConfig(typo_index=False, **settings))
+    queries, golds = [], []
+    for i in range(kb.n_aliases):
+        query = edit(kb.alias_texts[i])
+        if len(kb.alias_texts[i]) >= 6 and query not in with_typos.exact:
+            queries.append(query)
+            golds.append(kb.ids[kb.alias_entities[i]])
+
+    def recall(index):
+        found = index.candidates_batch(queries, 3)
+        return sum(any(c.id == g for c in cands) for cands, g in zip(found, golds)) / len(golds)
+
+    # Other keys one edit away can tie with or beat the gold one: hence not 100 %.
+    assert recall(with_typos) > 0.95
+    assert recall(without) < recall(with_typos) - 0.2
+    # Scores stay TF-IDF cosines, below an exact match's 1.0.
+    assert all(0 < c[0].score < 1.0 for c in with_typos.candidates_batch(queries, 1) if c)
+
+
+def test_typo_index_leaves_exhaustive_results_alone():
+    kb = _random_kb(300, seed=1)
+    plain = NormalizationConfig(stop_suffixes=(), plurals=False)
+    settings = dict(word_order=False, inverted_names=False, posting_budget=2**62)
+    a = CandidateIndex.build(kb, plain, IndexConfig(**settings))
+    b = CandidateIndex.build(kb, plain, IndexConfig(typo_index=False, **settings))
+    rng = random.Random(2)
+    queries = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(4, 12))) for _ in range(50)]
+    queries += [kb.alias_texts[i][:-1] for i in range(50)]
+    for ca, cb in zip(a.candidates_batch(queries, 1), b.candidates_batch(queries, 1)):
+        assert [c.score for c in ca] == pytest.approx([c.score for c in cb])
+
+
+def test_typo_neighbours_kernel():
+    from spacy_crf_ner.kb.candidates import _concat_utf8, _typo_neighbours, _typo_table
+
+    keys = ["wilson disease", "wilsons disease", "wilson diseases", "wilosn disease", "wilson", "wilsen", "wi"]
+    buf, off = _concat_utf8(keys)
+    assert off.tolist()[-1] == len(buf) == sum(len(k) for k in keys)
+    table, starts = _typo_table(buf, off, 5, 64)
+    assert starts[-1] == len(table) == sum(len(k) + 1 for k in keys if len(k) >= 5)
+    queries = ["wilson disease", "wilsn", "xyz", "", "wílson"]
+    q_buf, q_off = _concat_utf8(queries)
+    out = numpy.full((len(queries), 8), -1, dtype=numpy.int32)
+    counts = _typo_neighbours(q_buf, q_off, buf, off, table, starts, 5, 64, out)
+    assert sorted(out[0, : counts[0]].tolist()) == [0, 1, 2, 3]
+    assert sorted(out[1, : counts[1]].tolist()) == [4, 5]  # "wilsn" -> "wilson", "wilsen"
+    assert counts[2] == counts[3] == 0
+    # Bytes, not characters: "í" is two bytes, one substitution plus one
+    # insertion away from "i" -- no match.
+    assert counts[4] == 0
+
+
+def test_deletion_hashes_match_hashing_the_deleted_string():
+    from spacy_crf_ner.kb.candidates import _deletion_hashes
+
+    text = b"hepatolenticular"
+    buf = numpy.frombuffer(text, dtype=numpy.uint8)
+    out = numpy.empty(len(text) + 1, dtype=numpy.uint64)
+    _deletion_hashes(buf, 0, len(text), out)
+    for i in range(len(text)):
+        deleted = numpy.frombuffer(text[:i] + text[i + 1 :], dtype=numpy.uint8)
+        one = numpy.empty(len(deleted) + 1, dtype=numpy.uint64)
+        _deletion_hashes(deleted, 0, len(deleted), one)
+        assert one[0] == out[1 + i]
+    assert len(set(out.tolist())) == len(set(text[:i] + text[i + 1 :] for i in range(len(text)))) + 1
