@@ -161,7 +161,7 @@ def phase_build(work: Path, n_ids: int, n_aliases: int) -> Dict:
     }
 
 
-def phase_link(work: Path, fuzzy_when_exact: bool) -> Dict:
+def phase_link(work: Path, fuzzy_when_exact: bool, typo_index: bool = True) -> Dict:
     import spacy
     from spacy.tokens import Doc, Span
 
@@ -173,7 +173,7 @@ def phase_link(work: Path, fuzzy_when_exact: bool) -> Dict:
     from dataclasses import replace
 
     # No result cache for the main measurements: every mention is searched.
-    default_config = replace(norm.index.config, fuzzy_when_exact=fuzzy_when_exact)
+    default_config = replace(norm.index.config, fuzzy_when_exact=fuzzy_when_exact, typo_index=typo_index)
     norm.index.config = replace(default_config, cache_size=0)
     mentions = [tuple(m) for m in json.loads((work / "mentions.json").read_text())]
     texts = [m[0] for m in mentions]
@@ -275,6 +275,7 @@ def main() -> None:
     parser.add_argument("--n-aliases", type=int, default=1_000_000)
     parser.add_argument("--phase", choices=["all", "build", "link"], default="all")
     parser.add_argument("--no-fuzzy-when-exact", action="store_true")
+    parser.add_argument("--no-typo-index", action="store_true")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="normalizer-scale-"))
@@ -283,16 +284,22 @@ def main() -> None:
         print(json.dumps(phase_build(work, args.n_ids, args.n_aliases)))
         return
     if args.phase == "link":
-        print(json.dumps(phase_link(work, not args.no_fuzzy_when_exact)))
+        print(json.dumps(phase_link(work, not args.no_fuzzy_when_exact, not args.no_typo_index)))
         return
     results: Dict = {}
     cmd = [sys.executable, __file__, "--work-dir", str(work), "--n-ids", str(args.n_ids), "--n-aliases", str(args.n_aliases)]
     build = subprocess.run(cmd + ["--phase", "build"], check=True, capture_output=True, text=True)
     results["build"] = json.loads(build.stdout.strip().splitlines()[-1])
-    for fwe in (True, False):
-        extra = [] if fwe else ["--no-fuzzy-when-exact"]
+    # The default settings; the exact-hit shortcut; the shortcut without the
+    # typo index (the n-gram search alone), each in a fresh process.
+    runs = {
+        "link_fuzzy_when_exact": [],
+        "link_exact_shortcut": ["--no-fuzzy-when-exact"],
+        "link_exact_shortcut_no_typo_index": ["--no-fuzzy-when-exact", "--no-typo-index"],
+    }
+    for name, extra in runs.items():
         link = subprocess.run(cmd + ["--phase", "link", *extra], check=True, capture_output=True, text=True)
-        results["link_fuzzy_when_exact" if fwe else "link_exact_shortcut"] = json.loads(link.stdout.strip().splitlines()[-1])
+        results[name] = json.loads(link.stdout.strip().splitlines()[-1])
     text = json.dumps(results, indent=2)
     print(text)
     if args.output:
