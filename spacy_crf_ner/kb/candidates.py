@@ -14,6 +14,7 @@ is normalization, one dict lookup and building the query vector. See
 BENCHMARKS for the measurements behind this choice.
 """
 import logging
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
@@ -77,7 +78,7 @@ class IndexConfig:
     fuzzy: bool = True
     fuzzy_when_exact: bool = True
     posting_budget: int = 10000
-    n_rescore: int = 64
+    n_rescore: int = 32
     n_keys: int = 16
     typo_index: bool = True
     typo_min_length: int = 5
@@ -468,6 +469,7 @@ def _link(
                 c_ent[best] = -1
 
 
+_HAS_DIGIT_RE = re.compile(r"\d")
 _ALL_BITS = (1 << 64) - 1
 _OVERFLOW_BIT = 1 << 63
 # Fuzzy scores stay below an exact match's 1.0.
@@ -835,21 +837,27 @@ class CandidateIndex:
         types = self.kb.types
         alias_texts = self.kb.alias_texts
         results: List[List[Candidate]] = []
-        for i, (ents, scores, pairs) in enumerate(
-            zip(out_ent.tolist(), out_score.tolist(), out_pair.tolist())
-        ):
+        scores_rounded = out_score.astype(numpy.float64).round(6).tolist()
+        for i, (ents, scores, pairs) in enumerate(zip(out_ent.tolist(), scores_rounded, out_pair.tolist())):
             allowed = allowed_types[i] if allowed_types is not None else None
+            filtered = allowed is not None and self._overflow_types
+            # The over-fetched candidates are needed only where the number
+            # check may reorder them or the exact type check may drop some.
+            q_numbers = (
+                numbers(fuzzy_keys[i])
+                if cfg.number_penalty and fuzzy_keys[i] and _HAS_DIGIT_RE.search(fuzzy_keys[i])
+                else frozenset()
+            )
+            limit = k_fetch if q_numbers or filtered else k
             cands: List[Candidate] = []
             for e, sc, pr in zip(ents, scores, pairs):
-                if e < 0:
+                if e < 0 or len(cands) == limit:
                     break
-                if allowed is not None and self._overflow_types and not allowed.intersection(types[e]):
+                if filtered and not allowed.intersection(types[e]):  # type: ignore[union-attr]
                     continue
-                cands.append(Candidate(ids[e], round(sc, 6), alias_texts[pr]))
-            if cfg.number_penalty and cands and cands[0].score < 1.0:
-                q_numbers = numbers(fuzzy_keys[i]) if fuzzy_keys[i] else frozenset()
-                if q_numbers:
-                    cands = self._check_numbers(cands, q_numbers)
+                cands.append(Candidate(ids[e], sc, alias_texts[pr]))
+            if q_numbers and cands and cands[0].score < 1.0:
+                cands = self._check_numbers(cands, q_numbers)
             results.append(cands[:k])
         return results
 

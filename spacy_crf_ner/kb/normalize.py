@@ -101,6 +101,8 @@ def strip_accents(text: str) -> str:
     text (str): The input.
     RETURNS (str): The text without combining characters.
     """
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
