@@ -207,7 +207,6 @@ def _fuzzy_keys(
 # short keys share.
 _TYPO_PROBE = 64
 _HASH_BASE = numpy.uint64(1000003)
-_BUCKET_BITS = 20
 _LOW32 = numpy.uint64(0xFFFFFFFF)
 
 
@@ -253,14 +252,17 @@ def _typo_table(buf, off, min_len, max_len):  # pragma: no cover - compiled
             table[t] = (hashes[j] << numpy.uint64(32)) | numpy.uint64(k)
             t += 1
     table.sort()
-    # Where each bucket of the top _BUCKET_BITS hash bits starts: a lookup
-    # reads one bucket (about 16 entries on 1M aliases) instead of a binary
-    # search's cache misses over the whole table.
-    starts = numpy.zeros((1 << _BUCKET_BITS) + 1, numpy.int64)
-    shift = numpy.uint64(64 - _BUCKET_BITS)
+    # Where each bucket of the top hash bits starts: a lookup reads one
+    # bucket (about 16 entries) instead of a binary search's cache misses
+    # over the whole table. 2**bits buckets, bits from 4 to 20 (8 MB).
+    bits = 4
+    while bits < 20 and (16 << bits) < total:
+        bits += 1
+    starts = numpy.zeros((1 << bits) + 1, numpy.int64)
+    shift = numpy.uint64(64 - bits)
     for t in range(total):
         starts[numpy.int64(table[t] >> shift) + 1] += 1
-    for b in range(1 << _BUCKET_BITS):
+    for b in range(1 << bits):
         starts[b + 1] += starts[b]
     return table, starts
 
@@ -294,7 +296,10 @@ def _typo_neighbours(q_buf, q_off, buf, off, table, starts, min_len, max_len, ou
     n_q = q_off.shape[0] - 1
     cap = out.shape[1]
     hashes = numpy.empty(max_len + 3, numpy.uint64)
-    shift = numpy.uint64(32 - _BUCKET_BITS)
+    bits = 0
+    while (1 << bits) < starts.shape[0] - 1:
+        bits += 1
+    shift = numpy.uint64(32 - bits)
     counts = numpy.zeros(n_q, numpy.int64)
     for qi in range(n_q):
         a = q_off[qi]
