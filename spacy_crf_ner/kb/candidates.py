@@ -132,6 +132,22 @@ def _csr_to_csc(row_ptr, row_cols, row_vals, n_cols):  # pragma: no cover - comp
 
 
 @njit(cache=True, nogil=True)
+def _insert_top(top_idx, top_val, n_top, cap, r, v):  # pragma: no cover - compiled
+    """Insert (r, v) into the first n_top entries, sorted by value descending and
+    holding at most cap; returns the new count."""
+    if n_top == cap and v <= top_val[n_top - 1]:
+        return n_top
+    pos = n_top if n_top < cap else cap - 1
+    while pos > 0 and top_val[pos - 1] < v:
+        top_val[pos] = top_val[pos - 1]
+        top_idx[pos] = top_idx[pos - 1]
+        pos -= 1
+    top_val[pos] = v
+    top_idx[pos] = r
+    return n_top + 1 if n_top < cap else n_top
+
+
+@njit(cache=True, nogil=True)
 def _fuzzy_keys(
     a, b, q_cols, q_vals, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
     budget, n_rescore, acc, touched, top_idx, top_val,
@@ -169,31 +185,13 @@ def _fuzzy_keys(
         r = touched[t]
         v = acc[r]
         acc[r] = 0.0
-        if n_top == n_rescore and v <= top_val[n_top - 1]:
-            continue
-        pos = n_top if n_top < n_rescore else n_rescore - 1
-        while pos > 0 and top_val[pos - 1] < v:
-            top_val[pos] = top_val[pos - 1]
-            top_idx[pos] = top_idx[pos - 1]
-            pos -= 1
-        top_val[pos] = v
-        top_idx[pos] = r
-        if n_top < n_rescore:
-            n_top += 1
+        n_top = _insert_top(top_idx, top_val, n_top, n_rescore, r, v)
     # Exact cosine of the survivors: merge the sorted query and key columns.
     for t in range(n_top):
         top_val[t] = _cosine(a, b, q_cols, q_vals, row_ptr, row_cols, row_vals, top_idx[t])
     # Re-sort by exact score (insertion sort; n_top is small).
     for t in range(1, n_top):
-        v = top_val[t]
-        r = top_idx[t]
-        pos = t
-        while pos > 0 and top_val[pos - 1] < v:
-            top_val[pos] = top_val[pos - 1]
-            top_idx[pos] = top_idx[pos - 1]
-            pos -= 1
-        top_val[pos] = v
-        top_idx[pos] = r
+        _insert_top(top_idx, top_val, t, n_top, top_idx[t], top_val[t])
     return n_top
 
 
@@ -398,17 +396,7 @@ def _link(
             if present:
                 continue
             v = _cosine(q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, row_ptr, row_cols, row_vals, r)
-            if n_top == n_rescore and v <= top_val[n_top - 1]:
-                continue
-            pos = n_top if n_top < n_rescore else n_rescore - 1
-            while pos > 0 and top_val[pos - 1] < v:
-                top_val[pos] = top_val[pos - 1]
-                top_idx[pos] = top_idx[pos - 1]
-                pos -= 1
-            top_val[pos] = v
-            top_idx[pos] = r
-            if n_top < n_rescore:
-                n_top += 1
+            n_top = _insert_top(top_idx, top_val, n_top, n_rescore, r, v)
         n_top = min(n_top, n_keys)
         # Keys come best first, so once k entities are in, a key scoring below
         # the score at which the k-th arrived cannot change the top k.
