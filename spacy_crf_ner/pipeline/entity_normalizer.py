@@ -36,6 +36,7 @@ from ..kb.scoring import CANDIDATES_KEY, canonical_kb_id, score_normalization
 logger = logging.getLogger("spacy_crf_ner")
 
 _SUBTYPE_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)-?([0-9]+[A-Za-z]?)$")
+_COORDINATOR_RE = re.compile(r"\s(?:and|or|and/or|&)\s|/", re.I)
 _CONJ_RE = re.compile(r"\s*(?:,\s*(?:and|or|and/or)\s+|,\s*|\s+(?:and|or|and/or|&)\s+|\s*/\s*)", re.I)
 
 
@@ -324,6 +325,10 @@ class EntityNormalizer(Pipe):
         jobs: List[Tuple[int, List[List[str]]]] = []
         for i, q in enumerate(queries):
             if results[i] and results[i][0].score >= 1.0:
+                continue
+            # A comma alone is no coordination: "Arthritis, Rheumatoid" is an
+            # inverted name, which the index matches as it is.
+            if not _COORDINATOR_RE.search(q):
                 continue
             parts = [p for p in _CONJ_RE.split(q) if p.strip()]
             if len(parts) < 2:

@@ -148,6 +148,28 @@ def test_composite_mention(nlp):
     assert doc.ents[0]._.kb_candidates[0][0] == "D2|D3"
 
 
+def test_comma_alone_is_no_coordination(nlp, monkeypatch):
+    index = nlp.get_pipe("entity_normalizer").index
+    calls = []
+    original = index.candidates_batch
+
+    def counting(texts, *args, **kwargs):
+        calls.append(list(texts))
+        return original(texts, *args, **kwargs)
+
+    monkeypatch.setattr(index, "candidates_batch", counting)
+    # An inverted name with a typo is matched as a whole: no query for its
+    # comma-separated parts.
+    got, _ = link(nlp, "Arthritis, Rheumatiod was diagnosed.", [("Arthritis, Rheumatiod", "DIS")])
+    assert got == [("Arthritis, Rheumatiod", "D4")]
+    assert calls == [["Arthritis, Rheumatiod"]]
+    # With a conjunction, the comma separates conjuncts.
+    calls.clear()
+    got, _ = link(nlp, "Breast, and ovarian cancers.", [("Breast, and ovarian cancers", "DIS")])
+    assert got == [("Breast, and ovarian cancers", "D2|D3")]
+    assert len(calls) == 2
+
+
 def test_doc_without_ents_and_pipe(nlp):
     doc = nlp("No entities here.")
     assert doc.ents == ()
