@@ -358,7 +358,7 @@ def _cosine(a, b, q_cols, q_vals, row_ptr, row_cols, row_vals, r):  # pragma: no
 
 @njit(cache=True, nogil=True)
 def _link(
-    q_ptr, q_cols, q_vals, q_budget, forced_key, forced_score, q_allowed, q_allowed_all,
+    q_ptr, q_cols, q_vals, q_budget, q_rescore, forced_key, forced_score, q_allowed, q_allowed_all,
     col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
     key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
     n_rescore, n_keys, max_score_fuzzy, k, acc, touched, ent_slot, typo_keys,
@@ -382,7 +382,7 @@ def _link(
         n_c = 0
         n_top = _fuzzy_keys(
             q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, col_ptr, col_rows, col_vals,
-            row_ptr, row_cols, row_vals, q_budget[qi], n_rescore, acc, touched, top_idx, top_val,
+            row_ptr, row_cols, row_vals, q_budget[qi], q_rescore[qi], acc, touched, top_idx, top_val,
         )
         for u in range(typo_keys.shape[1]):
             r = typo_keys[qi, u]
@@ -396,7 +396,7 @@ def _link(
             if present:
                 continue
             v = _cosine(q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, row_ptr, row_cols, row_vals, r)
-            n_top = _insert_top(top_idx, top_val, n_top, n_rescore, r, v)
+            n_top = _insert_top(top_idx, top_val, n_top, q_rescore[qi], r, v)
         n_top = min(n_top, n_keys)
         # Keys come best first, so once k entities are in, a key scoring below
         # the score at which the k-th arrived cannot change the top k.
@@ -785,6 +785,8 @@ class CandidateIndex:
         forced_key = numpy.full(n, -1, dtype=numpy.int64)
         forced_score = numpy.zeros(n, dtype=numpy.float32)
         q_budget = numpy.full(n, int(cfg.posting_budget), dtype=numpy.int64)
+        n_rescore = max(int(cfg.n_rescore), int(cfg.n_keys))
+        q_rescore = numpy.full(n, n_rescore, dtype=numpy.int64)
         fuzzy_keys: List[str] = [""] * n
         exact = self.exact
         for i, key in enumerate(keys):
@@ -802,14 +804,18 @@ class CandidateIndex:
             if cfg.fuzzy and (cfg.fuzzy_when_exact or hit is None):
                 fuzzy_keys[i] = key
                 if hit is not None:
-                    # The fuzzy step only fills the list behind an exact hit.
+                    # The fuzzy step only fills the list behind an exact hit:
+                    # a tenth of the budget, only the keys expanded rescored.
                     q_budget[i] = max(int(cfg.posting_budget) // 10, 1)
+                    q_rescore[i] = int(cfg.n_keys)
         typo_keys = self._typo_keys(
             [key if key and forced_key[i] < 0 else "" for i, key in enumerate(fuzzy_keys)]
         )
         # One edit away is as good as a fuzzy match gets: the n-gram search
         # only fills the list behind it, as behind an exact hit.
-        q_budget[typo_keys[:, 0] >= 0] = max(int(cfg.posting_budget) // 10, 1)
+        has_typo_neighbour = typo_keys[:, 0] >= 0
+        q_budget[has_typo_neighbour] = max(int(cfg.posting_budget) // 10, 1)
+        q_rescore[has_typo_neighbour] = int(cfg.n_keys)
         q_ptr, q_cols, q_vals = self.vectorize(fuzzy_keys)
         q_allowed = numpy.asarray(bits, dtype=numpy.uint64)
         # Over-fetch: the number check and an exact type check may reorder or drop some.
@@ -819,10 +825,11 @@ class CandidateIndex:
         out_pair = numpy.empty((n, k_fetch), dtype=numpy.int64)
         if n:
             _link(
-                q_ptr, q_cols, q_vals, q_budget, forced_key, forced_score, q_allowed, numpy.uint64(_ALL_BITS),
+                q_ptr, q_cols, q_vals, q_budget, q_rescore, forced_key, forced_score, q_allowed,
+                numpy.uint64(_ALL_BITS),
                 self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
                 self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
-                max(int(cfg.n_rescore), cfg.n_keys), int(cfg.n_keys),
+                n_rescore, int(cfg.n_keys),
                 _MAX_FUZZY, k_fetch, self._acc, self._touched, self._ent_slot, typo_keys,
                 out_ent, out_score, out_pair,
             )
