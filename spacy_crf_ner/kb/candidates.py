@@ -150,15 +150,15 @@ def _insert_top(top_idx, top_val, n_top, cap, r, v):  # pragma: no cover - compi
 @njit(cache=True, nogil=True)
 def _fuzzy_keys(
     a, b, q_cols, q_vals, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
-    budget, n_rescore, acc, touched, top_idx, top_val,
+    budget, min_grams, n_rescore, acc, touched, q_dense, top_idx, top_val,
 ):  # pragma: no cover - compiled
-    """Nearest keys of one query (q_cols[a:b]); returns how many are in top_idx/top_val,
-    sorted by exact cosine, best first."""
+    """Nearest keys of one query (q_cols[a:b], already scattered into q_dense);
+    returns how many are in top_idx/top_val, sorted by exact cosine, best first."""
     if b == a:
         return 0
     # Rare n-grams first: they carry most of the weight and have short
     # posting lists. Stop adding n-grams once the postings visited exceed the
-    # budget (the two rarest are always used), which bounds the cost per query.
+    # budget (the min_grams rarest are always used), which bounds the cost per query.
     dfs = numpy.empty(b - a, numpy.int64)
     for j in range(b - a):
         c = q_cols[a + j]
@@ -168,7 +168,7 @@ def _fuzzy_keys(
     visited = 0
     for jj in range(b - a):
         j = order[jj]
-        if jj >= 2 and visited + dfs[j] > budget:
+        if jj >= min_grams and visited + dfs[j] > budget:
             break
         visited += dfs[j]
         c = q_cols[a + j]
@@ -186,9 +186,9 @@ def _fuzzy_keys(
         v = acc[r]
         acc[r] = 0.0
         n_top = _insert_top(top_idx, top_val, n_top, n_rescore, r, v)
-    # Exact cosine of the survivors: merge the sorted query and key columns.
+    # Exact cosine of the survivors.
     for t in range(n_top):
-        top_val[t] = _cosine(a, b, q_cols, q_vals, row_ptr, row_cols, row_vals, top_idx[t])
+        top_val[t] = _dot_dense(q_dense, row_ptr, row_cols, row_vals, top_idx[t])
     # Re-sort by exact score (insertion sort; n_top is small).
     for t in range(1, n_top):
         _insert_top(top_idx, top_val, t, n_top, top_idx[t], top_val[t])
@@ -336,32 +336,29 @@ def _typo_neighbours(q_buf, q_off, buf, off, table, starts, min_len, max_len, ou
 
 
 @njit(cache=True, nogil=True)
-def _cosine(a, b, q_cols, q_vals, row_ptr, row_cols, row_vals, r):  # pragma: no cover - compiled
-    """Exact cosine of query q_cols[a:b] and key r: merge the sorted columns."""
-    i = a
-    p = row_ptr[r]
-    e = row_ptr[r + 1]
+def _scatter(a, b, q_cols, q_vals, q_dense, scale):  # pragma: no cover - compiled
+    """q_dense[q_cols[a:b]] = scale * q_vals[a:b]: 1 writes the query, 0 clears it."""
+    for i in range(a, b):
+        q_dense[q_cols[i]] = scale * q_vals[i]
+
+
+@njit(cache=True, nogil=True)
+def _dot_dense(q_dense, row_ptr, row_cols, row_vals, r):  # pragma: no cover - compiled
+    """Exact cosine of the query held densely in q_dense and key r: one pass over the
+    key's columns with no branch (a sorted merge of the two columns mispredicts
+    about every other step)."""
     s = 0.0
-    while i < b and p < e:
-        ci = q_cols[i]
-        cp = row_cols[p]
-        if ci == cp:
-            s += q_vals[i] * row_vals[p]
-            i += 1
-            p += 1
-        elif ci < cp:
-            i += 1
-        else:
-            p += 1
+    for p in range(row_ptr[r], row_ptr[r + 1]):
+        s += q_dense[row_cols[p]] * row_vals[p]
     return s
 
 
 @njit(cache=True, nogil=True)
 def _link(
-    q_ptr, q_cols, q_vals, q_budget, q_rescore, forced_key, forced_score, q_allowed, q_allowed_all,
+    q_ptr, q_cols, q_vals, q_budget, q_min_grams, q_rescore, forced_key, forced_score, q_allowed, q_allowed_all,
     col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
     key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
-    n_rescore, n_keys, max_score_fuzzy, k, acc, touched, ent_slot, typo_keys,
+    n_rescore, n_keys, max_score_fuzzy, k, acc, touched, q_dense, ent_slot, typo_keys,
     out_ent, out_score, out_pair,
 ):  # pragma: no cover - compiled
     """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys
@@ -380,9 +377,13 @@ def _link(
         allowed = q_allowed[qi]
         constrained = allowed != q_allowed_all
         n_c = 0
+        a = q_ptr[qi]
+        b = q_ptr[qi + 1]
+        _scatter(a, b, q_cols, q_vals, q_dense, 1.0)
         n_top = _fuzzy_keys(
-            q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, col_ptr, col_rows, col_vals,
-            row_ptr, row_cols, row_vals, q_budget[qi], q_rescore[qi], acc, touched, top_idx, top_val,
+            a, b, q_cols, q_vals, col_ptr, col_rows, col_vals,
+            row_ptr, row_cols, row_vals, q_budget[qi], q_min_grams[qi], q_rescore[qi], acc, touched, q_dense,
+            top_idx, top_val,
         )
         for u in range(typo_keys.shape[1]):
             r = typo_keys[qi, u]
@@ -395,8 +396,9 @@ def _link(
                     break
             if present:
                 continue
-            v = _cosine(q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, row_ptr, row_cols, row_vals, r)
+            v = _dot_dense(q_dense, row_ptr, row_cols, row_vals, r)
             n_top = _insert_top(top_idx, top_val, n_top, q_rescore[qi], r, v)
+        _scatter(a, b, q_cols, q_vals, q_dense, 0.0)
         n_top = min(n_top, n_keys)
         # Keys come best first, so once k entities are in, a key scoring below
         # the score at which the k-th arrived cannot change the top k.
@@ -472,16 +474,20 @@ _MAX_FUZZY = 0.999
 @njit(cache=True, nogil=True)
 def _search_batch(
     q_ptr, q_cols, q_vals, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
-    budget, n_rescore, acc, touched, out_idx, out_score,
+    budget, n_rescore, acc, touched, q_dense, out_idx, out_score,
 ):  # pragma: no cover - compiled
     top_idx = numpy.empty(n_rescore, numpy.int64)
     top_val = numpy.empty(n_rescore, numpy.float32)
     k = out_idx.shape[1]
     for qi in range(q_ptr.shape[0] - 1):
+        a = q_ptr[qi]
+        b = q_ptr[qi + 1]
+        _scatter(a, b, q_cols, q_vals, q_dense, 1.0)
         n_top = _fuzzy_keys(
-            q_ptr[qi], q_ptr[qi + 1], q_cols, q_vals, col_ptr, col_rows, col_vals,
-            row_ptr, row_cols, row_vals, budget, n_rescore, acc, touched, top_idx, top_val,
+            a, b, q_cols, q_vals, col_ptr, col_rows, col_vals,
+            row_ptr, row_cols, row_vals, budget, 2, n_rescore, acc, touched, q_dense, top_idx, top_val,
         )
+        _scatter(a, b, q_cols, q_vals, q_dense, 0.0)
         for j in range(min(k, n_top)):
             out_idx[qi, j] = top_idx[j]
             out_score[qi, j] = top_val[j]
@@ -621,6 +627,8 @@ class CandidateIndex:
         self._idf_list: List[float] = self.idf.tolist()
         self._acc = numpy.zeros(max(len(self.keys), 1), dtype=numpy.float32)
         self._touched = numpy.zeros(max(len(self.keys), 1), dtype=numpy.int32)
+        # The query being scored, over the n-gram vocabulary (zero between queries).
+        self._q_dense = numpy.zeros(max(len(self.vocab), 1), dtype=numpy.float32)
         # Entity -> slot in the per-query candidate buffer (-1: none); reset after each query.
         self._ent_slot = numpy.full(max(len(self.kb.ids), 1), -1, dtype=numpy.int64)
         self._result_cache: Dict[Tuple[str, int, int], List[Candidate]] = {}
@@ -702,7 +710,7 @@ class CandidateIndex:
                 q_ptr, q_cols, q_vals, self.col_ptr, self.col_rows, self.col_vals,
                 self.row_ptr, self.row_cols, self.row_vals,
                 int(self.config.posting_budget), max(int(self.config.n_rescore), k),
-                self._acc, self._touched, out_idx, out_score,
+                self._acc, self._touched, self._q_dense, out_idx, out_score,
             )
         return out_idx, out_score
 
@@ -785,6 +793,10 @@ class CandidateIndex:
         forced_key = numpy.full(n, -1, dtype=numpy.int64)
         forced_score = numpy.zeros(n, dtype=numpy.float32)
         q_budget = numpy.full(n, int(cfg.posting_budget), dtype=numpy.int64)
+        # Postings of the two rarest n-grams are read even past the budget:
+        # a query needs some recall. Not behind a match (below): there the
+        # budget is strict, else common n-grams alone cost thousands of postings.
+        q_min_grams = numpy.full(n, 2, dtype=numpy.int64)
         n_rescore = max(int(cfg.n_rescore), int(cfg.n_keys))
         q_rescore = numpy.full(n, n_rescore, dtype=numpy.int64)
         fuzzy_keys: List[str] = [""] * n
@@ -805,8 +817,9 @@ class CandidateIndex:
                 fuzzy_keys[i] = key
                 if hit is not None:
                     # The fuzzy step only fills the list behind an exact hit:
-                    # a tenth of the budget, only the keys expanded rescored.
+                    # a tenth of the budget, strictly, only the keys expanded rescored.
                     q_budget[i] = max(int(cfg.posting_budget) // 10, 1)
+                    q_min_grams[i] = 1
                     q_rescore[i] = int(cfg.n_keys)
         typo_keys = self._typo_keys(
             [key if key and forced_key[i] < 0 else "" for i, key in enumerate(fuzzy_keys)]
@@ -815,6 +828,7 @@ class CandidateIndex:
         # only fills the list behind it, as behind an exact hit.
         has_typo_neighbour = typo_keys[:, 0] >= 0
         q_budget[has_typo_neighbour] = max(int(cfg.posting_budget) // 10, 1)
+        q_min_grams[has_typo_neighbour] = 1
         q_rescore[has_typo_neighbour] = int(cfg.n_keys)
         q_ptr, q_cols, q_vals = self.vectorize(fuzzy_keys)
         q_allowed = numpy.asarray(bits, dtype=numpy.uint64)
@@ -825,12 +839,12 @@ class CandidateIndex:
         out_pair = numpy.empty((n, k_fetch), dtype=numpy.int64)
         if n:
             _link(
-                q_ptr, q_cols, q_vals, q_budget, q_rescore, forced_key, forced_score, q_allowed,
+                q_ptr, q_cols, q_vals, q_budget, q_min_grams, q_rescore, forced_key, forced_score, q_allowed,
                 numpy.uint64(_ALL_BITS),
                 self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
                 self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
                 n_rescore, int(cfg.n_keys),
-                _MAX_FUZZY, k_fetch, self._acc, self._touched, self._ent_slot, typo_keys,
+                _MAX_FUZZY, k_fetch, self._acc, self._touched, self._q_dense, self._ent_slot, typo_keys,
                 out_ent, out_score, out_pair,
             )
         ids = self.kb.ids
