@@ -195,6 +195,95 @@ def _fuzzy_keys(
     return n_top
 
 
+# Query vectors. An n-gram of up to three characters is one uint64 code: a
+# leading 1 bit, then 21 bits per code point (below 0x110000), so codes are
+# unique and the vocabulary is a sorted code array searched by bisection.
+_MAX_CODED_GRAM = 3
+
+
+def _gram_code(gram: str) -> int:
+    code = 1
+    for ch in gram:
+        code = (code << 21) | ord(ch)
+    return code
+
+
+@njit(cache=True, nogil=True)
+def _is_space(c):  # pragma: no cover - compiled
+    """Whether code point c is whitespace to Python's str.split()."""
+    return (
+        (9 <= c <= 13) or (28 <= c <= 32) or c == 133 or c == 160 or c == 5760
+        or (8192 <= c <= 8202) or c == 8232 or c == 8233 or c == 8239 or c == 8287 or c == 12288
+    )
+
+
+@njit(cache=True, nogil=True)
+def _vectorize_spans(cps, starts, ends, ns, gram_codes, gram_cols, idf, unknown_sq, out_ptr, out_cols, out_vals):  # pragma: no cover - compiled
+    """TF-IDF rows of the strings cps[starts[i]:ends[i]] (code points), as
+    CandidateIndex.vectorize computes them: the set of n-grams of each
+    space-padded word, known ones weighted by idf, unknown ones counted in the
+    norm at unknown_sq, columns sorted. Returns the number of entries written."""
+    n_keys = starts.shape[0]
+    max_len = 0
+    for i in range(n_keys):
+        max_len = max(max_len, ends[i] - starts[i])
+    # A key of L code points has at most (L + 1) / 2 words, so at most 2 L + 1
+    # padded positions, each starting one n-gram per size.
+    scratch = numpy.empty(ns.shape[0] * (2 * max_len + 1) + 1, numpy.uint64)
+    known = numpy.empty(scratch.shape[0], numpy.int64)
+    n_out = 0
+    out_ptr[0] = 0
+    for i in range(n_keys):
+        a = starts[i]
+        b = ends[i]
+        m = 0
+        p = a
+        while p < b:
+            while p < b and _is_space(cps[p]):
+                p += 1
+            if p == b:
+                break
+            w0 = p
+            while p < b and not _is_space(cps[p]):
+                p += 1
+            # The word is cps[w0:p], padded with a space on each side.
+            padded = p - w0 + 2
+            for n in ns:
+                span = min(n, padded)
+                for s in range(padded - span + 1):
+                    code = numpy.uint64(1)
+                    for t in range(s, s + span):
+                        q = w0 + t - 1
+                        c = 32 if q < w0 or q >= p else cps[q]
+                        code = (code << numpy.uint64(21)) | numpy.uint64(c)
+                    scratch[m] = code
+                    m += 1
+        grams = numpy.sort(scratch[:m])
+        n_unique = 0
+        n_known = 0
+        for j in range(m):
+            if j and grams[j] == grams[j - 1]:
+                continue
+            n_unique += 1
+            pos = numpy.searchsorted(gram_codes, grams[j])
+            if pos < gram_codes.shape[0] and gram_codes[pos] == grams[j]:
+                known[n_known] = gram_cols[pos]
+                n_known += 1
+        cols = numpy.sort(known[:n_known])
+        sq = 0.0
+        for j in range(n_known):
+            w = numpy.float64(idf[cols[j]])
+            sq += w * w
+        sq += (n_unique - n_known) * unknown_sq
+        inv = 1.0 / sq**0.5 if sq > 0 else 1.0
+        for j in range(n_known):
+            out_cols[n_out] = cols[j]
+            out_vals[n_out] = numpy.float64(idf[cols[j]]) * inv
+            n_out += 1
+        out_ptr[i + 1] = n_out
+    return n_out
+
+
 # Typo index: every key (of typo_min_length to typo_max_length bytes) is
 # stored under a 32-bit polynomial hash of itself and of each of its
 # single-byte deletions, in one sorted uint64 array (hash << 32 | key); a
@@ -624,6 +713,13 @@ class CandidateIndex:
             self.row_ptr, self.row_cols, self.row_vals, len(self.vocab)
         )
         self.max_idf = float(numpy.log(1.0 + len(self.keys)) + 1.0)
+        # The compiled vectorizer codes n-grams of up to three characters.
+        self._gram_codes: Optional[numpy.ndarray] = None
+        if max(self.config.ngram_sizes, default=0) <= _MAX_CODED_GRAM:
+            codes = numpy.fromiter(map(_gram_code, self.vocab), dtype=numpy.uint64, count=len(self.vocab))
+            order = numpy.argsort(codes)
+            self._gram_codes = codes[order]
+            self._gram_cols = order.astype(numpy.int32)
         self._idf_list: List[float] = self.idf.tolist()
         self._acc = numpy.zeros(max(len(self.keys), 1), dtype=numpy.float32)
         self._touched = numpy.zeros(max(len(self.keys), 1), dtype=numpy.int32)
@@ -672,6 +768,26 @@ class CandidateIndex:
         keys (Sequence[str]): Normalized strings.
         RETURNS (Tuple[ndarray, ndarray, ndarray]): ptr, cols, vals.
         """
+        if self._gram_codes is None or max(self.config.ngram_sizes, default=0) > _MAX_CODED_GRAM:
+            return self._vectorize_py(keys)
+        ns = numpy.asarray(self.config.ngram_sizes, dtype=numpy.int64)
+        joined = "\n".join(keys)
+        cps = numpy.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=numpy.uint32)
+        lengths = numpy.fromiter(map(len, keys), dtype=numpy.int64, count=len(keys))
+        ends = numpy.cumsum(lengths + 1) - 1
+        starts = ends - lengths
+        bound = len(ns) * (2 * len(cps) + len(keys)) + 1
+        out_ptr = numpy.empty(len(keys) + 1, dtype=numpy.int64)
+        out_cols = numpy.empty(bound, dtype=numpy.int32)
+        out_vals = numpy.empty(bound, dtype=numpy.float32)
+        n_out = _vectorize_spans(
+            cps, starts, ends, ns, self._gram_codes, self._gram_cols, self.idf, self.max_idf**2,
+            out_ptr, out_cols, out_vals,
+        )
+        return out_ptr, out_cols[:n_out], out_vals[:n_out]
+
+    def _vectorize_py(self, keys: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """:meth:`vectorize` for n-grams longer than the compiled path codes."""
         ptr = [0]
         cols: List[int] = []
         vals: List[float] = []

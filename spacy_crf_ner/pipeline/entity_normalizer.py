@@ -398,14 +398,19 @@ class EntityNormalizer(Pipe):
         overwrite = self.cfg["overwrite"]
         for doc, doc_cands in zip(docs, candidates):
             store: Dict[str, List[Tuple[str, float, str]]] = {}
-            new_ents = []
-            for ent, cands in zip(_entities(doc), doc_cands):
-                store[f"{ent.start_char}:{ent.end_char}"] = [(c.id, float(c.score), c.alias) for c in cands]
-                kb_id: Union[int, str] = ent.kb_id
-                if overwrite or not kb_id:
-                    kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
-                new_ents.append(Span(doc, ent.start, ent.end, label=ent.label, kb_id=kb_id, span_id=ent.ent_id))
-            doc.ents = new_ents
+            ents = _entities(doc)
+            if ents:
+                # Only the KB IDs change: written through the token array,
+                # which leaves the entities as they are (setting doc.ents
+                # would rebuild every token and mark unset tokens O).
+                kb_ids = doc.to_array(ENT_KB_ID)
+                add = doc.vocab.strings.add
+                for ent, cands in zip(ents, doc_cands):
+                    store[f"{ent.start_char}:{ent.end_char}"] = [(c.id, float(c.score), c.alias) for c in cands]
+                    if overwrite or not ent.kb_id:
+                        kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
+                        kb_ids[ent.start : ent.end] = add(kb_id)
+                doc.from_array([ENT_KB_ID], kb_ids)
             doc.user_data[CANDIDATES_KEY] = store
 
     # Initialization

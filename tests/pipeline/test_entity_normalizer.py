@@ -413,3 +413,13 @@ def test_abbreviation_parts_and_subtypes(kb_path):
     text = "Patients with Wilson disease-hepatolenticular degeneration (WD-HLD) and HLD; WD2 carriers."
     got, _ = link(nlp, text, [("HLD", "DIS"), ("WD2", "DIS")])
     assert got == [("HLD", "D1"), ("WD2", "D1")]
+
+
+def test_entities_and_missing_annotation_kept(nlp):
+    """Linking changes only kb_id: labels, entity IDs and tokens whose entity
+    annotation is missing stay as the user set them."""
+    doc = nlp.make_doc("IBM bought Red Hat from George Washington")
+    doc.set_ents([Span(doc, 0, 1, label="ORG", span_id="first")], default="missing")
+    doc = nlp(doc)
+    assert [(e.text, e.label_, e.kb_id_, e.id_) for e in doc.ents] == [("IBM", "ORG", "Q1", "first")]
+    assert [t.ent_iob_ for t in doc] == ["B", "", "", "", "", "", ""]
