@@ -727,7 +727,10 @@ class CandidateIndex:
         self._q_dense = numpy.zeros(max(len(self.vocab), 1), dtype=numpy.float32)
         # Entity -> slot in the per-query candidate buffer (-1: none); reset after each query.
         self._ent_slot = numpy.full(max(len(self.kb.ids), 1), -1, dtype=numpy.int64)
-        self._result_cache: Dict[Tuple[str, int, int], List[Candidate]] = {}
+        # Values are plain tuples of plain tuples, which the garbage collector
+        # stops tracking (it never untracks NamedTuples or lists): a full cache
+        # then adds nothing to the cost of a full collection.
+        self._result_cache: Dict[Tuple[str, int, int], Tuple[Tuple[str, float, str], ...]] = {}
         # Derived like the tables above (not saved); rebuilt if the settings change.
         self._typo_table: Optional[numpy.ndarray] = None
         self._typo_lengths = (0, 0)
@@ -878,9 +881,12 @@ class CandidateIndex:
             else [self.allowed_bits(a) for a in allowed_types]
         )
         cache = self._result_cache
-        results: List[Optional[List[Candidate]]] = [
-            cache.get((key, b, k)) if cfg.cache_size else None for key, b in zip(keys, bits)
-        ]
+        results: List[Optional[List[Candidate]]] = [None] * len(keys)
+        if cfg.cache_size:
+            for i, (key, b) in enumerate(zip(keys, bits)):
+                hit = cache.get((key, b, k))
+                if hit is not None:
+                    results[i] = [Candidate._make(c) for c in hit]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             computed = self._candidates_uncached(
@@ -894,8 +900,8 @@ class CandidateIndex:
             for i, cands in zip(todo, computed):
                 results[i] = cands
                 if len(cache) < cfg.cache_size:
-                    cache[(keys[i], bits[i], k)] = cands
-        return [list(r) for r in results if r is not None]
+                    cache[(keys[i], bits[i], k)] = tuple(tuple(c) for c in cands)
+        return [r for r in results if r is not None]
 
     def _candidates_uncached(
         self,

@@ -397,7 +397,9 @@ class EntityNormalizer(Pipe):
         threshold = self.cfg["threshold"]
         overwrite = self.cfg["overwrite"]
         for doc, doc_cands in zip(docs, candidates):
-            store: Dict[str, List[Tuple[str, float, str]]] = {}
+            # Plain tuples: the garbage collector stops tracking them, so
+            # linked docs kept in memory do not make full collections costlier.
+            store: Dict[str, Tuple[Tuple[str, float, str], ...]] = {}
             ents = _entities(doc)
             if ents:
                 # Only the KB IDs change: written through the token array,
@@ -406,7 +408,7 @@ class EntityNormalizer(Pipe):
                 kb_ids = doc.to_array(ENT_KB_ID)
                 add = doc.vocab.strings.add
                 for ent, cands in zip(ents, doc_cands):
-                    store[f"{ent.start_char}:{ent.end_char}"] = [(c.id, float(c.score), c.alias) for c in cands]
+                    store[f"{ent.start_char}:{ent.end_char}"] = tuple((c.id, float(c.score), c.alias) for c in cands)
                     if overwrite or not ent.kb_id:
                         kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
                         kb_ids[ent.start : ent.end] = add(kb_id)
