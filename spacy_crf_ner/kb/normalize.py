@@ -121,7 +121,8 @@ def singularize(word: str) -> str:
     word (str): A lower-cased word.
     RETURNS (str): The singular form, or the word itself.
     """
-    if len(word) <= 3 or not word.isalpha() or word in _INVARIANT:
+    # Every rule below needs a final "s": most words end otherwise.
+    if word[-1:] != "s" or len(word) <= 3 or not word.isalpha() or word in _INVARIANT:
         return word
     if word.endswith("ies") and not word.endswith(("eies", "aies")):
         return word[:-3] + "y"

@@ -408,7 +408,7 @@ class EntityNormalizer(Pipe):
                 kb_ids = doc.to_array(ENT_KB_ID)
                 add = doc.vocab.strings.add
                 for ent, cands in zip(ents, doc_cands):
-                    store[f"{ent.start_char}:{ent.end_char}"] = tuple((c.id, float(c.score), c.alias) for c in cands)
+                    store[f"{ent.start_char}:{ent.end_char}"] = tuple(map(tuple, cands))
                     if overwrite or not ent.kb_id:
                         kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
                         kb_ids[ent.start : ent.end] = add(kb_id)
