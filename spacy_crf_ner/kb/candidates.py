@@ -9,9 +9,9 @@ done column by column), rarest n-grams first, and stops adding n-grams once
 ``posting_budget`` postings were visited (frequent n-grams add little weight
 and cost the most), then rescores the best ``n_rescore`` aliases with the
 exact cosine. Expansion to entities, type filtering and ranking by (score,
-prior count) happen in the same numba kernel, so the Python work per mention
-is normalization, one dict lookup and building the query vector. See
-BENCHMARKS for the measurements behind this choice.
+prior count) happen in the same numba kernel, and so does building the
+query vectors, so the Python work per mention is normalization and one dict
+lookup. See BENCHMARKS for the measurements behind this choice.
 """
 import logging
 import re
@@ -51,14 +51,15 @@ class IndexConfig:
     posting_budget (int): Postings visited per query when gathering fuzzy candidates,
         rarest n-grams first (the two rarest n-grams are always used). Bounds the
         cost per mention on large KBs; a very large value gives exhaustive search.
+        A mention with an exact match or a typo neighbour reads a tenth of it,
+        strictly: the search only fills its candidate list.
     n_rescore (int): Aliases rescored with the exact cosine per query.
     n_keys (int): Nearest normalized aliases expanded to entities per query.
     typo_index (bool): Also find aliases one edit away from the mention (a deletion,
         insertion, substitution or adjacent transposition; symmetric-deletion lookup,
         Garbe's SymSpell) and rescore them with the TF-IDF cosine. On large KBs the
         posting budget makes the n-gram search approximate; this finds the
-        one-typo neighbours it can miss, and a mention with one needs only a
-        tenth of the budget.
+        one-typo neighbours it can miss.
     typo_min_length (int): Aliases and mentions shorter than this (in UTF-8 bytes)
         are left out of the typo lookup: one edit changes a short word too much.
     typo_max_length (int): Nor are longer ones: the table holds length + 1 entries
