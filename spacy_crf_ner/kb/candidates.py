@@ -62,9 +62,10 @@ class IndexConfig:
         one-typo neighbours it can miss.
     typo_min_length (int): Aliases and mentions shorter than this (in UTF-8 bytes)
         are left out of the typo lookup: one edit changes a short word too much.
-    typo_max_length (int): Nor are longer ones: the table holds length + 1 entries
-        of 8 bytes per alias, and the n-gram search does well on long strings
-        (one typo leaves most of their n-grams intact).
+    typo_max_length (int): Longer aliases and mentions are looked up by halves
+        instead: one edit leaves the first or the second half of a string intact,
+        so a longer alias is stored under a hash of each half (two entries, where
+        the deletion variants take length + 1 entries of 8 bytes).
     number_penalty (float): Fuzzy scores are multiplied by ``1 - number_penalty`` when
         mention and alias both contain numbers and they differ ("type 1" vs "type 2"),
         and by ``1 - number_penalty / 2`` when only the mention has numbers.
@@ -296,7 +297,13 @@ def _vectorize_spans(cps, starts, ends, ns, gram_codes, gram_cols, idf, unknown_
 # single-byte deletions, in one sorted uint64 array (hash << 32 | key); a
 # query looks up the same variants of itself, so a key one deletion,
 # insertion, substitution or adjacent transposition away shares a variant
-# with it. Hash collisions and two-edit pairs are removed by an exact check.
+# with it. A longer key is stored under two entries only: a hash of its
+# first half and one of its second half, each mixed with its length. One
+# edit leaves one of the halves intact, so a query looks up its own prefix
+# and suffix of the same lengths, for each key length one edit allows (an
+# adjacent transposition across the middle changes both halves: the n-gram
+# search is left to find that key). Hash collisions and two-edit pairs are
+# removed by an exact check.
 # Keys checked per query variant: bounds the work for variants that many
 # short keys share.
 _TYPO_PROBE = 64
@@ -326,6 +333,22 @@ def _deletion_hashes(buf, a, b, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _half_hash(buf, a, b, length, second):  # pragma: no cover - compiled
+    """Hash of buf[a:b], one half of a key of the given length (second: 0 for
+    the first half, 1 for the second), finished with MurmurHash3's fmix32."""
+    h = numpy.uint64(0)
+    for i in range(a, b):
+        h = (h * _HASH_BASE + numpy.uint64(buf[i])) & _LOW32
+    h = (h ^ ((numpy.uint64(length) * numpy.uint64(2) + numpy.uint64(second)) * numpy.uint64(0x9E3779B1))) & _LOW32
+    h ^= h >> numpy.uint64(16)
+    h = (h * numpy.uint64(0x85EBCA6B)) & _LOW32
+    h ^= h >> numpy.uint64(13)
+    h = (h * numpy.uint64(0xC2B2AE35)) & _LOW32
+    h ^= h >> numpy.uint64(16)
+    return h
+
+
+@njit(cache=True, nogil=True)
 def _typo_table(buf, off, min_len, max_len):  # pragma: no cover - compiled
     n = off.shape[0] - 1
     total = 0
@@ -333,13 +356,21 @@ def _typo_table(buf, off, min_len, max_len):  # pragma: no cover - compiled
         length = off[k + 1] - off[k]
         if min_len <= length <= max_len:
             total += length + 1
+        elif length > max_len:
+            total += 2
     table = numpy.empty(total, numpy.uint64)
     hashes = numpy.empty(max_len + 1, numpy.uint64)
     t = 0
     for k in range(n):
         a = off[k]
         b = off[k + 1]
-        if b - a < min_len or b - a > max_len:
+        if b - a > max_len:
+            half = (b - a) // 2
+            table[t] = (_half_hash(buf, a, a + half, b - a, 0) << numpy.uint64(32)) | numpy.uint64(k)
+            table[t + 1] = (_half_hash(buf, a + half, b, b - a, 1) << numpy.uint64(32)) | numpy.uint64(k)
+            t += 2
+            continue
+        if b - a < min_len:
             continue
         _deletion_hashes(buf, a, b, hashes)
         for j in range(b - a + 1):
@@ -389,7 +420,8 @@ def _typo_neighbours(q_buf, q_off, buf, off, table, starts, min_len, max_len, ou
     out.shape[1] per query, -1 padded; returns how many each query got."""
     n_q = q_off.shape[0] - 1
     cap = out.shape[1]
-    hashes = numpy.empty(max_len + 3, numpy.uint64)
+    # The query's deletion variants (up to max_len + 2), then up to six half hashes.
+    hashes = numpy.empty(max_len + 9, numpy.uint64)
     bits = 0
     while (1 << bits) < starts.shape[0] - 1:
         bits += 1
@@ -400,11 +432,22 @@ def _typo_neighbours(q_buf, q_off, buf, off, table, starts, min_len, max_len, ou
         b = q_off[qi + 1]
         for j in range(cap):
             out[qi, j] = -1
-        if b == a or b - a < min_len - 1 or b - a > max_len + 1:
+        if b == a:
             continue
-        _deletion_hashes(q_buf, a, b, hashes)
+        n_hashes = 0
+        if min_len - 1 <= b - a <= max_len + 1:
+            _deletion_hashes(q_buf, a, b, hashes)
+            n_hashes = b - a + 1
+        # Keys stored by halves: lengths from max_len + 1, one edit from the query's.
+        for length in range(max(b - a - 1, max_len + 1), b - a + 2):
+            half = length // 2
+            # Edited in its second half: the key starts with the query's first half bytes.
+            hashes[n_hashes] = _half_hash(q_buf, a, a + half, length, 0)
+            # Edited in its first half: it ends with the query's last length - half bytes.
+            hashes[n_hashes + 1] = _half_hash(q_buf, b - (length - half), b, length, 1)
+            n_hashes += 2
         n = 0
-        for v in range(b - a + 1):
+        for v in range(n_hashes):
             if n == cap:
                 break
             h = hashes[v]

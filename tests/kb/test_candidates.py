@@ -264,6 +264,64 @@ def test_typo_neighbours_kernel():
     assert counts[4] == 0
 
 
+def _osa_within_one(x: bytes, y: bytes) -> bool:
+    """One deletion, insertion, substitution or adjacent transposition at most (brute force)."""
+    if x == y:
+        return True
+    variants = {y[:i] + y[i + 1 :] for i in range(len(y))}  # x is y with a deletion
+    variants |= {y[:i] + bytes([c]) + y[i:] for i in range(len(y) + 1) for c in set(x)}
+    variants |= {y[:i] + bytes([c]) + y[i + 1 :] for i in range(len(y)) for c in set(x)}
+    variants |= {y[:i] + y[i + 1 : i + 2] + y[i : i + 1] + y[i + 2 :] for i in range(len(y) - 1)}
+    return x in variants
+
+
+def _middle_transposition(key: bytes, query: bytes) -> bool:
+    """Whether query is key with the two bytes around its middle swapped."""
+    half = len(key) // 2
+    swapped = key[: half - 1] + key[half : half + 1] + key[half - 1 : half] + key[half + 1 :]
+    return key != query and swapped == query
+
+
+@pytest.mark.parametrize("max_len", [8, 12])
+def test_typo_neighbours_kernel_by_halves_is_exact(max_len):
+    """Keys longer than max_len are found by halves: every key within one edit
+    is found (but for a transposition across the key's middle) and nothing else."""
+    from spacy_crf_ner.kb.candidates import _concat_utf8, _typo_neighbours, _typo_table
+
+    rng = random.Random(max_len)
+    keys = list(dict.fromkeys("".join(rng.choice("abcd") for _ in range(rng.randint(3, 20))) for _ in range(400)))
+    buf, off = _concat_utf8(keys)
+    table, starts = _typo_table(buf, off, 3, max_len)
+    queries = []
+    for _ in range(600):
+        key = rng.choice(keys)
+        i = rng.randrange(len(key))
+        edit = rng.randrange(4)
+        if edit == 0:
+            queries.append(key[:i] + key[i + 1 :])
+        elif edit == 1:
+            queries.append(key[:i] + rng.choice("abcd") + key[i:])
+        elif edit == 2:
+            queries.append(key[:i] + rng.choice("abcd") + key[i + 1 :])
+        else:
+            queries.append(key[:i] + key[i + 1 : i + 2] + key[i : i + 1] + key[i + 2 :])
+    q_buf, q_off = _concat_utf8(queries)
+    out = numpy.full((len(queries), 64), -1, dtype=numpy.int32)
+    counts = _typo_neighbours(q_buf, q_off, buf, off, table, starts, 3, max_len, out)
+    n_long = 0
+    for qi, query in enumerate(queries):
+        q = query.encode()
+        found = set(out[qi, : counts[qi]].tolist())
+        expected = {
+            k for k, key in enumerate(keys)
+            if len(q) >= 2 and _osa_within_one(q, key.encode())
+            and not (len(key) > max_len and _middle_transposition(key.encode(), q))
+        }
+        assert found == expected, (query, [keys[k] for k in found ^ expected])
+        n_long += any(len(keys[k]) > max_len for k in found)
+    assert n_long > 100  # the half lookup was exercised
+
+
 def test_deletion_hashes_match_hashing_the_deleted_string():
     from spacy_crf_ner.kb.candidates import _deletion_hashes
 
