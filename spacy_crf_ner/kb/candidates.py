@@ -52,7 +52,8 @@ class IndexConfig:
         rarest n-grams first (the two rarest n-grams are always used). Bounds the
         cost per mention on large KBs; a very large value gives exhaustive search.
         A mention with an exact match or a typo neighbour reads a tenth of it,
-        strictly: the search only fills its candidate list.
+        strictly (no n-gram whose postings would pass it): the search only fills
+        its candidate list.
     n_rescore (int): Aliases rescored with the exact cosine per query.
     n_keys (int): Nearest normalized aliases expanded to entities per query.
     typo_index (bool): Also find aliases one edit away from the mention (a deletion,
@@ -988,9 +989,10 @@ class CandidateIndex:
                 fuzzy_keys[i] = key
                 if hit is not None:
                     # The fuzzy step only fills the list behind an exact hit:
-                    # a tenth of the budget, strictly, only the keys expanded rescored.
+                    # a tenth of the budget, strictly (no n-gram whose postings
+                    # exceed it), only the keys expanded rescored.
                     q_budget[i] = max(int(cfg.posting_budget) // 10, 1)
-                    q_min_grams[i] = 1
+                    q_min_grams[i] = 0
                     q_rescore[i] = int(cfg.n_keys)
         typo_keys = self._typo_keys(
             [key if key and forced_key[i] < 0 else "" for i, key in enumerate(fuzzy_keys)]
@@ -999,7 +1001,7 @@ class CandidateIndex:
         # only fills the list behind it, as behind an exact hit.
         has_typo_neighbour = typo_keys[:, 0] >= 0
         q_budget[has_typo_neighbour] = max(int(cfg.posting_budget) // 10, 1)
-        q_min_grams[has_typo_neighbour] = 1
+        q_min_grams[has_typo_neighbour] = 0
         q_rescore[has_typo_neighbour] = int(cfg.n_keys)
         q_ptr, q_cols, q_vals = self.vectorize(fuzzy_keys)
         q_allowed = numpy.asarray(bits, dtype=numpy.uint64)
