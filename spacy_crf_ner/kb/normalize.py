@@ -197,11 +197,15 @@ class Normalizer:
             text = text.casefold()
         if cfg.strip_accents:
             text = strip_accents(text)
-        if cfg.punctuation:
+        # Each substitution runs only where its pattern can match: most
+        # strings are letters, digits and spaces alone.
+        if cfg.punctuation and not text.replace(" ", "").isalnum():
             # "Wilson's disease" -> "wilson disease", not "wilson s disease".
-            text = _POSSESSIVE_RE.sub("", text)
+            if "'" in text or "\u2019" in text:
+                text = _POSSESSIVE_RE.sub("", text)
             # Dotted acronyms: "I.B.M." -> "ibm", not "i b m".
-            text = _DOTTED_RE.sub(lambda m: m.group().replace(".", ""), text)
+            if "." in text:
+                text = _DOTTED_RE.sub(lambda m: m.group().replace(".", ""), text)
             text = _PUNCT_RE.sub(" ", text)
         return text
 
@@ -224,7 +228,7 @@ class Normalizer:
                     break
         if self.config.plurals:
             words = [singularize(w) for w in words]
-        if self.config.roman_numerals and len(words) > 1:
+        if self.config.roman_numerals and not _NUMBERED_WORDS.isdisjoint(words[:-1]):
             words = [
                 _roman_to_digits(w) if i and words[i - 1] in _NUMBERED_WORDS else w
                 for i, w in enumerate(words)

@@ -109,3 +109,21 @@ def test_numbers_and_roman_numerals():
     assert normalize("type IID", NormalizationConfig(roman_numerals=False)) == "type iid"
     assert numbers("type 2a c9 deficiency brca1 x") == {"2", "c9", "brca1"}
     assert numbers("no numbers") == frozenset()
+
+
+def _basic_reference(text: str) -> str:
+    """Every step of Normalizer._basic applied unconditionally."""
+    import unicodedata
+
+    from spacy_crf_ner.kb.normalize import _DOTTED_RE, _POSSESSIVE_RE, _PUNCT_RE, strip_accents
+
+    text = strip_accents(unicodedata.normalize("NFKC", text).casefold())
+    text = _POSSESSIVE_RE.sub("", text)
+    text = _DOTTED_RE.sub(lambda m: m.group().replace(".", ""), text)
+    return _PUNCT_RE.sub(" ", text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ9 _'\u2019.,-/é\u00b2\t\u3000\u0130ﬁ"), max_size=16) | st.text(max_size=16))
+def test_basic_skips_only_substitutions_that_cannot_match(text):
+    assert Normalizer(NormalizationConfig())._basic(text) == _basic_reference(text)
