@@ -16,6 +16,7 @@ lookup. See BENCHMARKS for the measurements behind this choice.
 import logging
 import re
 from dataclasses import asdict, dataclass
+from itertools import islice, repeat
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
@@ -498,13 +499,13 @@ def _link(
     q_ptr, q_cols, q_vals, q_budget, q_min_grams, q_rescore, forced_key, forced_score, q_allowed, q_allowed_all,
     col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
     key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
-    n_rescore, n_keys, max_score_fuzzy, k, acc, q_dense, ent_slot, typo_keys,
+    n_rescore, n_keys, max_score_fuzzy, q_k, acc, q_dense, ent_slot, typo_keys,
     out_ent, out_score, out_pair,
 ):  # pragma: no cover - compiled
     """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys
     (the n-gram search's and the typo neighbours in typo_keys, -1 padded, all
-    ranked by cosine), expanded to entities, filtered by type bits, best k per
-    query by (score, prior count)."""
+    ranked by cosine), expanded to entities, filtered by type bits, best q_k[i]
+    of query i by (score, prior count); -1 pads the rest of its output row."""
     n_q = forced_key.shape[0]
     top_idx = numpy.empty(n_rescore, numpy.int64)
     top_val = numpy.empty(n_rescore, numpy.float32)
@@ -514,6 +515,7 @@ def _link(
     c_count = numpy.empty(cap, numpy.int64)
     c_pair = numpy.empty(cap, numpy.int64)
     for qi in range(n_q):
+        k = q_k[qi]
         allowed = q_allowed[qi]
         constrained = allowed != q_allowed_all
         n_c = 0
@@ -580,8 +582,13 @@ def _link(
         for u in range(n_c):
             ent_slot[c_ent[u]] = -1
         # Selection of the k best by (score desc, count desc, entity asc).
-        for j in range(k):
+        for j in range(out_ent.shape[1]):
             best = -1
+            if j >= k:
+                out_ent[qi, j] = -1
+                out_score[qi, j] = 0.0
+                out_pair[qi, j] = -1
+                continue
             for u in range(n_c):
                 if c_ent[u] < 0:
                     continue
@@ -1005,8 +1012,14 @@ class CandidateIndex:
         q_rescore[has_typo_neighbour] = int(cfg.n_keys)
         q_ptr, q_cols, q_vals = self.vectorize(fuzzy_keys)
         q_allowed = numpy.asarray(bits, dtype=numpy.uint64)
-        # Over-fetch: the number check and an exact type check may reorder or drop some.
+        # Over-fetch where the number check may reorder candidates or the
+        # exact type check (types past the 63 with a bit) may drop some.
         k_fetch = 2 * k if allowed_types is None or not self._overflow_types else k * 4
+        filtered = [
+            allowed_types is not None and self._overflow_types and allowed_types[i] is not None for i in range(n)
+        ]
+        has_numbers = [bool(cfg.number_penalty and key and _HAS_DIGIT_RE.search(key)) for key in fuzzy_keys]
+        q_k = numpy.where(numpy.logical_or(filtered, has_numbers), k_fetch, k).astype(numpy.int64)
         out_ent = numpy.empty((n, k_fetch), dtype=numpy.int64)
         out_score = numpy.empty((n, k_fetch), dtype=numpy.float32)
         out_pair = numpy.empty((n, k_fetch), dtype=numpy.int64)
@@ -1017,36 +1030,58 @@ class CandidateIndex:
                 self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
                 self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
                 n_rescore, int(cfg.n_keys),
-                _MAX_FUZZY, k_fetch, self._acc, self._q_dense, self._ent_slot, typo_keys,
+                _MAX_FUZZY, q_k, self._acc, self._q_dense, self._ent_slot, typo_keys,
                 out_ent, out_score, out_pair,
             )
         ids = self.kb.ids
+        alias_texts = self.kb.alias_texts
+        # Rows with no number check or exact type check to make (most) take
+        # their first k candidates, built in bulk; the others are redone below.
+        head_ent = out_ent[:, :k]
+        valid = head_ent >= 0
+        built = map(
+            tuple.__new__,
+            repeat(Candidate),
+            zip(
+                [ids[e] for e in head_ent[valid].tolist()],
+                out_score[:, :k][valid].astype(numpy.float64).round(6).tolist(),
+                [alias_texts[p] for p in out_pair[:, :k][valid].tolist()],
+            ),
+        )
+        flat = iter(list(built))
+        results: List[List[Candidate]] = [list(islice(flat, c)) for c in valid.sum(axis=1).tolist()]
+        for i in numpy.flatnonzero(q_k > k).tolist():
+            results[i] = self._row_candidates(
+                out_ent[i], out_score[i], out_pair[i], k,
+                allowed_types[i] if filtered[i] else None,  # type: ignore[index]
+                numbers(fuzzy_keys[i]) if has_numbers[i] else frozenset(),
+            )
+        return results
+
+    def _row_candidates(
+        self,
+        ents: numpy.ndarray,
+        scores: numpy.ndarray,
+        pairs: numpy.ndarray,
+        k: int,
+        allowed: Optional[Set[str]],
+        q_numbers: FrozenSet[str],
+    ) -> List[Candidate]:
+        """The candidates of one row of over-fetched kernel output, for a mention
+        whose numbers may reorder them or whose types need an exact check."""
+        ids = self.kb.ids
         types = self.kb.types
         alias_texts = self.kb.alias_texts
-        results: List[List[Candidate]] = []
-        scores_rounded = out_score.astype(numpy.float64).round(6).tolist()
-        for i, (ents, scores, pairs) in enumerate(zip(out_ent.tolist(), scores_rounded, out_pair.tolist())):
-            allowed = allowed_types[i] if allowed_types is not None else None
-            filtered = allowed is not None and self._overflow_types
-            # The over-fetched candidates are needed only where the number
-            # check may reorder them or the exact type check may drop some.
-            q_numbers = (
-                numbers(fuzzy_keys[i])
-                if cfg.number_penalty and fuzzy_keys[i] and _HAS_DIGIT_RE.search(fuzzy_keys[i])
-                else frozenset()
-            )
-            limit = k_fetch if q_numbers or filtered else k
-            cands: List[Candidate] = []
-            for e, sc, pr in zip(ents, scores, pairs):
-                if e < 0 or len(cands) == limit:
-                    break
-                if filtered and not allowed.intersection(types[e]):  # type: ignore[union-attr]
-                    continue
-                cands.append(Candidate(ids[e], sc, alias_texts[pr]))
-            if q_numbers and cands and cands[0].score < 1.0:
-                cands = self._check_numbers(cands, q_numbers)
-            results.append(cands[:k])
-        return results
+        cands: List[Candidate] = []
+        for e, sc, pr in zip(ents.tolist(), scores.astype(numpy.float64).round(6).tolist(), pairs.tolist()):
+            if e < 0:
+                break
+            if allowed is not None and not allowed.intersection(types[e]):
+                continue
+            cands.append(Candidate(ids[e], sc, alias_texts[pr]))
+        if q_numbers and cands and cands[0].score < 1.0:
+            cands = self._check_numbers(cands, q_numbers)
+        return cands[:k]
 
     def _typo_keys(self, keys: Sequence[str]) -> numpy.ndarray:
         """Keys one edit away from each query ("" for none), -1 padded, (len(keys), 8)."""
