@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Op
 
 import srsly
 from spacy import util
-from spacy.attrs import ENT_ID, ENT_IOB, ENT_KB_ID, ENT_TYPE, IDX, LENGTH
+from spacy.attrs import ENT_KB_ID
 from spacy.language import Language
 from spacy.pipeline import Pipe
 from spacy.tokens import Doc, Span
@@ -45,29 +45,13 @@ class _Entity(NamedTuple):
     end: int
     label: int
     kb_id: int
-    ent_id: int
     start_char: int
     end_char: int
 
 
 def _entities(doc: Doc) -> List[_Entity]:
-    """The entities of a doc, read from the token arrays: the same spans as
-    ``doc.ents``, whose getter builds a Token object for every token."""
-    if not len(doc):
-        return []
-    rows = doc.to_array([ENT_IOB, ENT_TYPE, ENT_KB_ID, ENT_ID, IDX, LENGTH]).tolist()
-    out: List[_Entity] = []
-    start = -1
-    for i, (iob, label, kb_id, ent_id, _idx, _len) in enumerate(rows + [[2, 0, 0, 0, 0, 0]]):
-        # 3: B (begins), 1: I (inside), 2: O, 0: unset. An I after O or unset
-        # begins an entity, as in Doc.ents.
-        if start >= 0 and (iob != 1 or label != rows[start][1]):
-            first, last = rows[start], rows[i - 1]
-            out.append(_Entity(start, i, first[1], first[2], first[3], first[4], last[4] + last[5]))
-            start = -1
-        if iob == 3 or (iob == 1 and start < 0):
-            start = i
-    return out
+    """The entities of a doc (``doc.ents``), their attributes read once."""
+    return [_Entity(e.start, e.end, e.label, e.kb_id, e.start_char, e.end_char) for e in doc.ents]
 
 
 def _get_kb_candidates(span: Span) -> List[Tuple[str, float, str]]:

@@ -423,3 +423,4 @@ def test_entities_and_missing_annotation_kept(nlp):
     doc = nlp(doc)
     assert [(e.text, e.label_, e.kb_id_, e.id_) for e in doc.ents] == [("IBM", "ORG", "Q1", "first")]
     assert [t.ent_iob_ for t in doc] == ["B", "", "", "", "", "", ""]
+
