@@ -943,7 +943,7 @@ class CandidateIndex:
             for i, (key, b) in enumerate(zip(keys, bits)):
                 hit = cache.get((key, b, k))
                 if hit is not None:
-                    results[i] = [Candidate._make(c) for c in hit]
+                    results[i] = list(map(tuple.__new__, repeat(Candidate), hit))
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             computed = self._candidates_uncached(

@@ -3,7 +3,7 @@ import random
 import numpy
 import pytest
 
-from spacy_crf_ner.kb import CandidateIndex, IndexConfig, KnowledgeBase, NormalizationConfig
+from spacy_crf_ner.kb import Candidate, CandidateIndex, IndexConfig, KnowledgeBase, NormalizationConfig
 from spacy_crf_ner.kb.normalize import char_ngrams
 
 
@@ -160,6 +160,9 @@ def test_result_cache(kb):
     for _ in range(2):
         assert index.candidates_batch(texts, 3) == uncached.candidates_batch(texts, 3)
         assert index.candidates("Apple", 3, {"FOOD"}) == uncached.candidates("Apple", 3, {"FOOD"})
+    # Cache hits are Candidate objects too (the cache keeps plain tuples).
+    hits = index.candidates_batch(["IBM", "Apple"], 3)
+    assert all(type(c) is Candidate and c.id == c[0] for cands in hits for c in cands)
     assert len(index._result_cache) <= 2
     # New settings empty the cache: no stale results.
     index.config = replace(index.config, fuzzy=False)
