@@ -182,6 +182,27 @@ def test_doc_without_ents_and_pipe(nlp):
     assert [e.kb_id_ for e in many[0].ents] == ["Q1", "Q2"]
 
 
+def test_pipe_with_two_processes(kb_path):
+    """nlp.pipe(n_process=2) links as one process does; the candidates travel
+    back with the docs."""
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    nlp.add_pipe("entity_normalizer", config=CONFIG)
+    nlp.config["initialize"]["components"]["entity_normalizer"] = {
+        "kb_loader": {"@misc": "spacy-crf-ner.load_kb.v1", "path": str(kb_path)}
+    }
+    nlp.initialize()
+    ruler.add_patterns(
+        [{"label": "ORG", "pattern": "IBM"}, {"label": "ORG", "pattern": "Apple"},
+         {"label": "DIS", "pattern": [{"LOWER": "wilson"}, {"LOWER": "disease"}]}, {"label": "DIS", "pattern": "WD"}]
+    )
+    texts = ["IBM and Apple.", "Wilson disease (WD) and WD.", "Nothing here.", "Apple bought IBM."] * 3
+    one = [[(e.text, e.kb_id_, e._.kb_candidates) for e in d.ents] for d in nlp.pipe(texts)]
+    two = [[(e.text, e.kb_id_, e._.kb_candidates) for e in d.ents] for d in nlp.pipe(texts, n_process=2, batch_size=2)]
+    assert two == one
+    assert [e[1] for e in one[1]] == ["D1", "D1", "D1"]
+
+
 def test_overwrite(kb_path):
     nlp = make_nlp(kb_path, {**CONFIG, "overwrite": False})
     doc = nlp.make_doc("IBM and Apple")
