@@ -500,12 +500,13 @@ def _link(
     col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
     key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
     n_rescore, n_keys, max_score_fuzzy, q_k, acc, q_dense, ent_slot, typo_keys,
-    out_ent, out_score, out_pair,
+    out_ent, out_score, out_pair, out_key,
 ):  # pragma: no cover - compiled
     """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys
     (the n-gram search's and the typo neighbours in typo_keys, -1 padded, all
     ranked by cosine), expanded to entities, filtered by type bits, best q_k[i]
-    of query i by (score, prior count); -1 pads the rest of its output row."""
+    of query i by (score, prior count), with the pair and the key each came
+    through; -1 pads the rest of its output rows."""
     n_q = forced_key.shape[0]
     top_idx = numpy.empty(n_rescore, numpy.int64)
     top_val = numpy.empty(n_rescore, numpy.float32)
@@ -514,6 +515,7 @@ def _link(
     c_score = numpy.empty(cap, numpy.float32)
     c_count = numpy.empty(cap, numpy.int64)
     c_pair = numpy.empty(cap, numpy.int64)
+    c_key = numpy.empty(cap, numpy.int64)
     for qi in range(n_q):
         k = q_k[qi]
         allowed = q_allowed[qi]
@@ -570,12 +572,14 @@ def _link(
                         c_score[found] = score
                         c_count[found] = cnt
                         c_pair[found] = pair
+                        c_key[found] = key
                 elif n_c < cap:
                     ent_slot[ent] = n_c
                     c_ent[n_c] = ent
                     c_score[n_c] = score
                     c_count[n_c] = cnt
                     c_pair[n_c] = pair
+                    c_key[n_c] = key
                     n_c += 1
                     if n_c == k:
                         kth_score = score
@@ -588,6 +592,7 @@ def _link(
                 out_ent[qi, j] = -1
                 out_score[qi, j] = 0.0
                 out_pair[qi, j] = -1
+                out_key[qi, j] = -1
                 continue
             for u in range(n_c):
                 if c_ent[u] < 0:
@@ -604,10 +609,12 @@ def _link(
                 out_ent[qi, j] = -1
                 out_score[qi, j] = 0.0
                 out_pair[qi, j] = -1
+                out_key[qi, j] = -1
             else:
                 out_ent[qi, j] = c_ent[best]
                 out_score[qi, j] = c_score[best]
                 out_pair[qi, j] = c_pair[best]
+                out_key[qi, j] = c_key[best]
                 c_ent[best] = -1
 
 
@@ -1023,6 +1030,7 @@ class CandidateIndex:
         out_ent = numpy.empty((n, k_fetch), dtype=numpy.int64)
         out_score = numpy.empty((n, k_fetch), dtype=numpy.float32)
         out_pair = numpy.empty((n, k_fetch), dtype=numpy.int64)
+        out_key = numpy.empty((n, k_fetch), dtype=numpy.int64)
         if n:
             _link(
                 q_ptr, q_cols, q_vals, q_budget, q_min_grams, q_rescore, forced_key, forced_score, q_allowed,
@@ -1031,7 +1039,7 @@ class CandidateIndex:
                 self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
                 n_rescore, int(cfg.n_keys),
                 _MAX_FUZZY, q_k, self._acc, self._q_dense, self._ent_slot, typo_keys,
-                out_ent, out_score, out_pair,
+                out_ent, out_score, out_pair, out_key,
             )
         ids = self.kb.ids
         alias_texts = self.kb.alias_texts
@@ -1052,7 +1060,7 @@ class CandidateIndex:
         results: List[List[Candidate]] = [list(islice(flat, c)) for c in valid.sum(axis=1).tolist()]
         for i in numpy.flatnonzero(q_k > k).tolist():
             results[i] = self._row_candidates(
-                out_ent[i], out_score[i], out_pair[i], k,
+                out_ent[i], out_score[i], out_pair[i], out_key[i], k,
                 allowed_types[i] if filtered[i] else None,  # type: ignore[index]
                 numbers(fuzzy_keys[i]) if has_numbers[i] else frozenset(),
             )
@@ -1063,6 +1071,7 @@ class CandidateIndex:
         ents: numpy.ndarray,
         scores: numpy.ndarray,
         pairs: numpy.ndarray,
+        keys: numpy.ndarray,
         k: int,
         allowed: Optional[Set[str]],
         q_numbers: FrozenSet[str],
@@ -1073,14 +1082,17 @@ class CandidateIndex:
         types = self.kb.types
         alias_texts = self.kb.alias_texts
         cands: List[Candidate] = []
-        for e, sc, pr in zip(ents.tolist(), scores.astype(numpy.float64).round(6).tolist(), pairs.tolist()):
+        matched: List[str] = []  # the normalized alias each candidate came through
+        rows = zip(ents.tolist(), scores.astype(numpy.float64).round(6).tolist(), pairs.tolist(), keys.tolist())
+        for e, sc, pr, key in rows:
             if e < 0:
                 break
             if allowed is not None and not allowed.intersection(types[e]):
                 continue
             cands.append(Candidate(ids[e], sc, alias_texts[pr]))
+            matched.append(self.keys[key])
         if q_numbers and cands and cands[0].score < 1.0:
-            cands = self._check_numbers(cands, q_numbers)
+            cands = self._check_numbers(cands, q_numbers, matched)
         return cands[:k]
 
     def _typo_keys(self, keys: Sequence[str]) -> numpy.ndarray:
@@ -1107,14 +1119,17 @@ class CandidateIndex:
         )
         self._typo_lengths = lengths
 
-    def _check_numbers(self, cands: List[Candidate], q_numbers: FrozenSet[str]) -> List[Candidate]:
-        """Lower fuzzy scores of aliases whose numbers differ from the mention's."""
+    def _check_numbers(
+        self, cands: List[Candidate], q_numbers: FrozenSet[str], matched: Sequence[str]
+    ) -> List[Candidate]:
+        """Lower fuzzy scores of aliases whose numbers differ from the mention's
+        (matched: the normalized alias each candidate came through)."""
         penalty = self.config.number_penalty
         out = []
-        for c in cands:
+        for c, key in zip(cands, matched):
             score = c.score
             if score < 1.0:
-                a_numbers = numbers(self.normalizer(c.alias))
+                a_numbers = numbers(key)
                 if a_numbers and not (a_numbers & q_numbers):
                     score *= 1.0 - penalty
                 elif not a_numbers:
