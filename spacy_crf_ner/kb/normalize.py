@@ -173,6 +173,12 @@ def numbers(normal_form: str) -> FrozenSet[str]:
 _LEADING_DIGITS_RE = re.compile(r"\d+")
 
 
+# Normal forms remembered per Normalizer (mentions repeat, and the
+# component normalizes each mention twice: for the search and for
+# document-level consistency).
+_CACHE_SIZE = 200_000
+
+
 class Normalizer:
     """Callable normalizer with precompiled settings.
 
@@ -252,8 +258,11 @@ class Normalizer:
         if cached is not None:
             return cached
         result = " ".join(self.words(text))
-        if len(self._cache) < 200_000:
-            self._cache[text] = result
+        # Emptied when full, as the index's result cache is: a long-running
+        # process keeps caching the strings it currently sees.
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[text] = result
         return result
 
 

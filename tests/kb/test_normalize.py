@@ -127,3 +127,16 @@ def _basic_reference(text: str) -> str:
 @given(st.text(alphabet=st.sampled_from("aZ9 _'\u2019.,-/é\u00b2\t\u3000\u0130ﬁ"), max_size=16) | st.text(max_size=16))
 def test_basic_skips_only_substitutions_that_cannot_match(text):
     assert Normalizer(NormalizationConfig())._basic(text) == _basic_reference(text)
+
+
+def test_cache_is_emptied_when_full(monkeypatch):
+    import importlib
+
+    # The package exports a function named normalize, which hides the module.
+    monkeypatch.setattr(importlib.import_module("spacy_crf_ner.kb.normalize"), "_CACHE_SIZE", 3)
+    norm = Normalizer(NormalizationConfig())
+    for text in ["A", "B", "C", "D"]:
+        assert norm(text) == text.lower()
+    # Full at three strings: the fourth emptied it, then was added.
+    assert norm._cache == {"D": "d"}
+    assert norm("D") == "d" and norm("Wilson's Disease") == "wilson disease"
