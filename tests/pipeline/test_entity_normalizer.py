@@ -44,6 +44,19 @@ def make_nlp(kb_path: Path, config=None, examples=None) -> Language:
     return nlp
 
 
+def make_ruler_nlp(kb_path: Path, patterns) -> Language:
+    """An entity_ruler with these patterns, then the normalizer."""
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    nlp.add_pipe("entity_normalizer", config=CONFIG)
+    nlp.config["initialize"]["components"]["entity_normalizer"] = {
+        "kb_loader": {"@misc": "spacy-crf-ner.load_kb.v1", "path": str(kb_path)}
+    }
+    nlp.initialize()
+    ruler.add_patterns(patterns)  # after initialize, which empties the ruler
+    return nlp
+
+
 @pytest.fixture(scope="module")
 def nlp(kb_path) -> Language:
     return make_nlp(kb_path)
@@ -185,16 +198,10 @@ def test_doc_without_ents_and_pipe(nlp):
 def test_pipe_with_two_processes(kb_path):
     """nlp.pipe(n_process=2) links as one process does; the candidates travel
     back with the docs."""
-    nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler")
-    nlp.add_pipe("entity_normalizer", config=CONFIG)
-    nlp.config["initialize"]["components"]["entity_normalizer"] = {
-        "kb_loader": {"@misc": "spacy-crf-ner.load_kb.v1", "path": str(kb_path)}
-    }
-    nlp.initialize()
-    ruler.add_patterns(
+    nlp = make_ruler_nlp(
+        kb_path,
         [{"label": "ORG", "pattern": "IBM"}, {"label": "ORG", "pattern": "Apple"},
-         {"label": "DIS", "pattern": [{"LOWER": "wilson"}, {"LOWER": "disease"}]}, {"label": "DIS", "pattern": "WD"}]
+         {"label": "DIS", "pattern": [{"LOWER": "wilson"}, {"LOWER": "disease"}]}, {"label": "DIS", "pattern": "WD"}],
     )
     texts = ["IBM and Apple.", "Wilson disease (WD) and WD.", "Nothing here.", "Apple bought IBM."] * 3
     one = [[(e.text, e.kb_id_, e._.kb_candidates) for e in d.ents] for d in nlp.pipe(texts)]
@@ -265,14 +272,10 @@ def test_candidates_survive_docbin(nlp):
 
 
 def test_after_entity_ruler_and_scorer(kb_path):
-    nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler")
-    nlp.add_pipe("entity_normalizer", config=CONFIG)
-    nlp.config["initialize"]["components"]["entity_normalizer"] = {
-        "kb_loader": {"@misc": "spacy-crf-ner.load_kb.v1", "path": str(kb_path)}
-    }
-    nlp.initialize()
-    ruler.add_patterns([{"label": "ORG", "pattern": "IBM"}, {"label": "DIS", "pattern": [{"LOWER": "wilson"}, {"LOWER": "disease"}]}])
+    nlp = make_ruler_nlp(
+        kb_path,
+        [{"label": "ORG", "pattern": "IBM"}, {"label": "DIS", "pattern": [{"LOWER": "wilson"}, {"LOWER": "disease"}]}],
+    )
     doc = nlp("IBM studies Wilson disease.")
     assert [(e.text, e.label_, e.kb_id_) for e in doc.ents] == [("IBM", "ORG", "Q1"), ("Wilson disease", "DIS", "D1")]
     ref = nlp.make_doc("IBM studies Wilson disease.")
