@@ -800,6 +800,9 @@ class CandidateIndex:
         self._typo_lengths = (0, 0)
         if self.config.typo_index:
             self._ensure_typo_table()
+        # The KB's strings by row, for gathering a batch's candidates at once.
+        self._id_objects = _object_array(self.kb.ids)
+        self._alias_objects = _object_array(self.kb.alias_texts)
         self.pair_entities = numpy.asarray(self.kb.alias_entities, dtype=numpy.int32)
         self.pair_counts = numpy.asarray(self.kb.alias_counts, dtype=numpy.int32)
         # One bit per entity type (63 types at most; the rest share the last bit
@@ -936,11 +939,28 @@ class CandidateIndex:
             entity types (None: no constraint).
         RETURNS (List[List[Candidate]]): Per mention, (id, score, matched alias) best first.
         """
-        cfg = self.config
         norm = self.normalizer
-        keys = [norm(t) for t in texts]
+        return self.candidates_normalized([norm(t) for t in texts], k, allowed_types)
+
+    def candidates_normalized(
+        self,
+        keys: Sequence[str],
+        k: int = 5,
+        allowed_types: Optional[Sequence[Optional[Set[str]]]] = None,
+    ) -> List[List[Candidate]]:
+        """:meth:`candidates_batch` for mentions already normalized with
+        :attr:`normalizer` (a caller that needs the normal forms too computes
+        them once).
+
+        keys (Sequence[str]): Normal forms of the mention texts.
+        k (int): The maximum number of candidates per mention.
+        allowed_types (Optional[Sequence[Optional[Set[str]]]]): Per mention, the allowed
+            entity types (None: no constraint).
+        RETURNS (List[List[Candidate]]): Per mention, (id, score, matched alias) best first.
+        """
+        cfg = self.config
         bits = (
-            [_ALL_BITS] * len(texts)
+            [_ALL_BITS] * len(keys)
             if allowed_types is None
             else [self.allowed_bits(a) for a in allowed_types]
         )
@@ -1041,24 +1061,26 @@ class CandidateIndex:
                 _MAX_FUZZY, q_k, self._acc, self._q_dense, self._ent_slot, typo_keys,
                 out_ent, out_score, out_pair, out_key,
             )
-        ids = self.kb.ids
-        alias_texts = self.kb.alias_texts
-        # Rows with no number check or exact type check to make (most) take
-        # their first k candidates, built in bulk; the others are redone below.
+        # Rows with no number check or exact type check to make take their
+        # first k candidates, built in bulk; the others are redone below. The
+        # number check only reorders fuzzy candidates: a row led by an exact
+        # match skips it.
         head_ent = out_ent[:, :k]
         valid = head_ent >= 0
         built = map(
             tuple.__new__,
             repeat(Candidate),
             zip(
-                [ids[e] for e in head_ent[valid].tolist()],
+                self._id_objects[head_ent[valid]].tolist(),
                 out_score[:, :k][valid].astype(numpy.float64).round(6).tolist(),
-                [alias_texts[p] for p in out_pair[:, :k][valid].tolist()],
+                self._alias_objects[out_pair[:, :k][valid]].tolist(),
             ),
         )
         flat = iter(list(built))
         results: List[List[Candidate]] = [list(islice(flat, c)) for c in valid.sum(axis=1).tolist()]
-        for i in numpy.flatnonzero(q_k > k).tolist():
+        top_score = out_score[:, 0] if k_fetch else numpy.zeros(n, dtype=numpy.float32)
+        redo = numpy.logical_or(filtered, numpy.logical_and(has_numbers, top_score < 1.0))
+        for i in numpy.flatnonzero(redo).tolist():
             results[i] = self._row_candidates(
                 out_ent[i], out_score[i], out_pair[i], out_key[i], k,
                 allowed_types[i] if filtered[i] else None,  # type: ignore[index]
@@ -1201,6 +1223,13 @@ class CandidateIndex:
         for name in cls._ARRAYS:
             data[name] = numpy.load(path / f"{name}.npy", allow_pickle=False)
         return cls.from_dict(data, kb)
+
+
+def _object_array(strings: Sequence[str]) -> numpy.ndarray:
+    """A 1-d numpy array of object references to the strings."""
+    out = numpy.empty(len(strings), dtype=object)
+    out[:] = strings
+    return out
 
 
 def _concat_utf8(strings: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:

@@ -194,7 +194,8 @@ class EntityNormalizer(Pipe):
         doc (Doc): The document, with ``doc.ents`` set.
         RETURNS (Doc): The document, entities with ``kb_id`` and candidates.
         """
-        self.set_annotations([doc], self.predict([doc]))
+        ents, candidates = self._predict([doc])
+        self._set_annotations([doc], ents, candidates)
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
@@ -205,7 +206,8 @@ class EntityNormalizer(Pipe):
         YIELDS (Doc): The documents, linked.
         """
         for docs in util.minibatch(stream, size=batch_size):
-            self.set_annotations(docs, self.predict(docs))
+            ents, candidates = self._predict(docs)
+            self._set_annotations(docs, ents, candidates)
             yield from docs
 
     def _require_index(self) -> CandidateIndex:
@@ -228,6 +230,12 @@ class EntityNormalizer(Pipe):
         docs (Iterable[Doc]): The documents.
         RETURNS (List[List[List[Candidate]]]): Per doc, per entity, the candidates best first.
         """
+        return self._predict(docs)[1]
+
+    def _predict(self, docs: Iterable[Doc]) -> Tuple[List[List[_Entity]], List[List[List[Candidate]]]]:
+        """:meth:`predict`, also returning the entities it read, which
+        :meth:`pipe` hands on to :meth:`_set_annotations` (reading
+        ``doc.ents`` builds a Span and three Tokens per entity)."""
         index = self._require_index()
         cfg = self.cfg
         k = cfg["top_k"]
@@ -236,35 +244,43 @@ class EntityNormalizer(Pipe):
         allowed: List[Optional[Set[str]]] = []
         labels: List[str] = []
         doc_rows: List[List[int]] = []  # per doc, the query row of each entity
+        doc_ents: List[List[_Entity]] = []
         allowed_by_label: Dict[str, Optional[Set[str]]] = {}
         for doc in docs:
             # doc.text and Span.text build Token objects: read the text once and
             # slice it by character offsets.
             text = doc.text
-            abbrs = {a.short: a.long for a in abbreviation_map(text).values()} if cfg["abbreviations"] else {}
+            abbrs = (
+                {a.short: a.long for a in abbreviation_map(text).values()}
+                if cfg["abbreviations"] and "(" in text
+                else {}
+            )
             rows = []
             strings = doc.vocab.strings
-            for ent in _entities(doc):
+            ents = _entities(doc)
+            doc_ents.append(ents)
+            for ent in ents:
                 label = strings[ent.label]
                 if label not in allowed_by_label:
                     allowed_by_label[label] = self._allowed(label)
                 rows.append(len(queries))
-                queries.append(self._expand(text[ent.start_char : ent.end_char], abbrs))
+                mention = text[ent.start_char : ent.end_char]
+                queries.append(self._expand(mention, abbrs) if abbrs else mention)
                 allowed.append(allowed_by_label[label])
                 labels.append(label)
             doc_rows.append(rows)
-        results = index.candidates_batch(queries, k, allowed) if queries else []
+        norm = index.normalizer
+        keys = [norm(q) for q in queries]
+        results = index.candidates_normalized(keys, k, allowed) if keys else []
         if cfg["composites"]:
             self._link_composites(index, queries, allowed, results, k)
         out: List[List[List[Candidate]]] = [[results[i] for i in rows] for rows in doc_rows]
         if cfg["doc_consistency"]:
-            norm = index.normalizer
             for d, rows in enumerate(doc_rows):
                 # Same text and same label: a different label may carry a
                 # different type constraint.
-                keys = [(norm(queries[i]), labels[i]) for i in rows]
-                out[d] = self._consistent(out[d], keys)
-        return out
+                out[d] = self._consistent(out[d], [(keys[i], labels[i]) for i in rows])
+        return doc_ents, out
 
     @staticmethod
     def _expand(text: str, abbrs: Dict[str, str]) -> str:
@@ -356,20 +372,28 @@ class EntityNormalizer(Pipe):
     def _consistent(cands: List[List[Candidate]], keys: List[Tuple[str, str]]) -> List[List[Candidate]]:
         """Document-level consistency: a mention whose normalized text equals an
         earlier mention's takes the better-scored result of the two, and among
-        tied candidates an ID already linked with an exact match wins."""
-        best_by_key: Dict[Tuple[str, str], List[Candidate]] = {}
-        for c, key in zip(cands, keys):
-            if c and (key not in best_by_key or c[0].score > best_by_key[key][0].score):
-                best_by_key[key] = c
-        certain = {c[0].id for c in cands if c and c[0].score >= 1.0}
-        out = []
-        for c, key in zip(cands, keys):
-            c = best_by_key.get(key, c)
+        tied candidates an ID that another mention matches exactly and
+        unambiguously wins."""
+        out = cands
+        if len(set(keys)) < len(keys):  # some text repeats
+            best_by_key: Dict[Tuple[str, str], List[Candidate]] = {}
+            for c, key in zip(cands, keys):
+                if c and (key not in best_by_key or c[0].score > best_by_key[key][0].score):
+                    best_by_key[key] = c
+            out = [best_by_key.get(key, c) for c, key in zip(cands, keys)]
+        certain: Optional[Set[str]] = None
+        for i, c in enumerate(out):
             if len(c) > 1 and c[0].score == c[1].score:
+                if certain is None:
+                    # Exact and unambiguous: not the arbitrary first of a tie.
+                    certain = {
+                        x[0].id for x in cands if x and x[0].score >= 1.0 and (len(x) == 1 or x[1].score < 1.0)
+                    }
                 tied = [x for x in c if x.score == c[0].score]
-                preferred = sorted(tied, key=lambda x: x.id not in certain)
-                c = preferred + c[len(tied) :]
-            out.append(c)
+                preferred = sorted(tied, key=lambda x: x.id not in certain)  # type: ignore[operator]
+                if out is cands:
+                    out = list(cands)
+                out[i] = preferred + c[len(tied) :]
         return out
 
     def set_annotations(self, docs: Iterable[Doc], candidates: List[List[List[Candidate]]]) -> None:
@@ -378,13 +402,19 @@ class EntityNormalizer(Pipe):
         docs (Iterable[Doc]): The documents.
         candidates (List[List[List[Candidate]]]): As returned by :meth:`predict`.
         """
+        docs = list(docs)
+        self._set_annotations(docs, [_entities(doc) for doc in docs], candidates)
+
+    def _set_annotations(
+        self, docs: Iterable[Doc], doc_ents: List[List[_Entity]], candidates: List[List[List[Candidate]]]
+    ) -> None:
+        """:meth:`set_annotations` with the entities :meth:`_predict` read."""
         threshold = self.cfg["threshold"]
         overwrite = self.cfg["overwrite"]
-        for doc, doc_cands in zip(docs, candidates):
+        for doc, ents, doc_cands in zip(docs, doc_ents, candidates):
             # Plain tuples: the garbage collector stops tracking them, so
             # linked docs kept in memory do not make full collections costlier.
             store: Dict[str, Tuple[Tuple[str, float, str], ...]] = {}
-            ents = _entities(doc)
             if ents:
                 # Only the KB IDs change: written through the token array,
                 # which leaves the entities as they are (setting doc.ents

@@ -164,18 +164,19 @@ def test_composite_mention(nlp):
 def test_comma_alone_is_no_coordination(nlp, monkeypatch):
     index = nlp.get_pipe("entity_normalizer").index
     calls = []
-    original = index.candidates_batch
+    original = index.candidates_normalized
 
-    def counting(texts, *args, **kwargs):
-        calls.append(list(texts))
-        return original(texts, *args, **kwargs)
+    def counting(keys, *args, **kwargs):
+        calls.append(list(keys))
+        return original(keys, *args, **kwargs)
 
-    monkeypatch.setattr(index, "candidates_batch", counting)
+    # Every search goes through candidates_normalized.
+    monkeypatch.setattr(index, "candidates_normalized", counting)
     # An inverted name with a typo is matched as a whole: no query for its
     # comma-separated parts.
     got, _ = link(nlp, "Arthritis, Rheumatiod was diagnosed.", [("Arthritis, Rheumatiod", "DIS")])
     assert got == [("Arthritis, Rheumatiod", "D4")]
-    assert calls == [["Arthritis, Rheumatiod"]]
+    assert calls == [["arthritis rheumatiod"]]
     # With a conjunction, the comma separates conjuncts.
     calls.clear()
     got, _ = link(nlp, "Breast, and ovarian cancers.", [("Breast, and ovarian cancers", "DIS")])
@@ -193,6 +194,59 @@ def test_doc_without_ents_and_pipe(nlp):
     for a, b in zip(one, many):
         assert [(e.kb_id_, e._.kb_candidates) for e in a.ents] == [(e.kb_id_, e._.kb_candidates) for e in b.ents]
     assert [e.kb_id_ for e in many[0].ents] == ["Q1", "Q2"]
+
+
+def test_predict_and_set_annotations_match_pipe(nlp):
+    """The public predict/set_annotations pair (which reads the entities
+    again) writes what __call__ and pipe write."""
+    texts = ["IBM and Apple.", "Wilson disease (WD) and WD.", "Breast and ovarian cancers."]
+    ents = [[("IBM", "ORG"), ("Apple", "ORG")], [("Wilson disease", "DIS"), ("WD", "DIS")],
+            [("Breast and ovarian cancers", "DIS")]]
+    piped = list(nlp.pipe(doc_with_ents(nlp, t, e) for t, e in zip(texts, ents)))
+    docs = [doc_with_ents(nlp, t, e) for t, e in zip(texts, ents)]
+    normalizer = nlp.get_pipe("entity_normalizer")
+    normalizer.set_annotations(docs, normalizer.predict(docs))
+    def read(ds):
+        return [[(e.text, e.kb_id_, e._.kb_candidates) for e in d.ents] for d in ds]
+
+    assert read(docs) == read(piped)
+    assert [e.kb_id_ for e in docs[1].ents] == ["D1", "D1"]
+
+
+def test_doc_consistency_prefers_id_linked_exactly(tmp_path):
+    """An alias shared by two IDs (a tie) links to the one another mention of
+    the document matched unambiguously; without doc_consistency the tie keeps
+    the index's order."""
+    records = [
+        {"id": "E1", "name": "Mercury", "aliases": ["Hg", "quicksilver"], "types": ["ELEMENT"]},
+        {"id": "E2", "name": "Mercury (planet)", "aliases": ["Mercury"], "types": ["PLANET"]},
+    ]
+    path = tmp_path / "kb.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf8")
+    text = "Mercury (planet) is small; Mercury orbits fast."
+    ents = [("Mercury (planet)", "MISC"), ("Mercury", "MISC")]
+    got, doc = link(make_nlp(path), text, ents)
+    assert got == [("Mercury (planet)", "E2"), ("Mercury", "E2")]
+    cands = doc.ents[1]._.kb_candidates
+    assert [c[0] for c in cands] == ["E2", "E1"] and cands[0][1] == cands[1][1] == 1.0
+    got, _ = link(make_nlp(path, {**CONFIG, "doc_consistency": False}), text, ents)
+    assert got == [("Mercury (planet)", "E2"), ("Mercury", "E1")]
+    got, _ = link(make_nlp(path), "Hg is toxic; Mercury is a metal.", [("Hg", "MISC"), ("Mercury", "MISC")])
+    assert got == [("Hg", "E1"), ("Mercury", "E1")]
+
+
+def test_doc_consistency_repeated_text_takes_better_result():
+    from spacy_crf_ner.kb.candidates import Candidate
+    from spacy_crf_ner.pipeline.entity_normalizer import EntityNormalizer
+
+    weak = [Candidate("A", 0.7, "a")]
+    strong = [Candidate("B", 0.9, "b")]
+    other = [Candidate("C", 1.0, "c")]
+    keys = [("x", "L"), ("y", "L"), ("x", "L"), ("x", "M")]
+    out = EntityNormalizer._consistent([weak, other, strong, weak], keys)
+    # Same text and label: the better result; another label is not merged.
+    assert out == [strong, other, strong, weak]
+    assert EntityNormalizer._consistent([weak, other], [("x", "L"), ("y", "L")]) == [weak, other]
 
 
 def test_pipe_with_two_processes(kb_path):
