@@ -500,13 +500,20 @@ def _link(
     col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
     key_ptr, key_pairs, pair_entities, pair_counts, entity_types,
     n_rescore, n_keys, max_score_fuzzy, q_k, acc, q_dense, ent_slot, typo_keys,
+    nb_idx, nb_val, nb_more, q_table, unsettled,
     out_ent, out_score, out_pair, out_key,
 ):  # pragma: no cover - compiled
     """Candidates of a batch of queries: forced (exact) keys plus fuzzy keys
     (the n-gram search's and the typo neighbours in typo_keys, -1 padded, all
     ranked by cosine), expanded to entities, filtered by type bits, best q_k[i]
     of query i by (score, prior count), with the pair and the key each came
-    through; -1 pads the rest of its output rows."""
+    through; -1 pads the rest of its output rows.
+
+    A query with q_table set (a key exactly, with no query vector) reads its
+    fuzzy keys from the neighbour table (see :func:`_neighbour_table`)
+    instead of searching. If the entities of the stored keys do not settle
+    its top q_k and the search found more keys than were stored, its row is
+    marked in unsettled (and left -1): the caller searches it."""
     n_q = forced_key.shape[0]
     top_idx = numpy.empty(n_rescore, numpy.int64)
     top_val = numpy.empty(n_rescore, numpy.float32)
@@ -523,30 +530,43 @@ def _link(
         n_c = 0
         a = q_ptr[qi]
         b = q_ptr[qi + 1]
-        _scatter(a, b, q_cols, q_vals, q_dense, 1.0)
-        n_top = _fuzzy_keys(
-            a, b, q_cols, q_vals, col_ptr, col_rows, col_vals,
-            row_ptr, row_cols, row_vals, q_budget[qi], q_min_grams[qi], q_rescore[qi], acc, q_dense,
-            top_idx, top_val,
-        )
-        for u in range(typo_keys.shape[1]):
-            r = typo_keys[qi, u]
-            if r < 0:
-                break
-            present = False
-            for t in range(n_top):
-                if top_idx[t] == r:
-                    present = True
+        from_table = q_table[qi]
+        if from_table:
+            # The stored keys are the search's, in its order, less the key itself.
+            fk = forced_key[qi]
+            n_top = 0
+            for t in range(nb_idx.shape[1]):
+                if nb_idx[fk, t] < 0:
                     break
-            if present:
-                continue
-            v = _dot_dense(q_dense, row_ptr, row_cols, row_vals, r)
-            n_top = _insert_top(top_idx, top_val, n_top, q_rescore[qi], r, v)
-        _scatter(a, b, q_cols, q_vals, q_dense, 0.0)
+                top_idx[t] = nb_idx[fk, t]
+                top_val[t] = nb_val[fk, t]
+                n_top += 1
+        else:
+            _scatter(a, b, q_cols, q_vals, q_dense, 1.0)
+            n_top = _fuzzy_keys(
+                a, b, q_cols, q_vals, col_ptr, col_rows, col_vals,
+                row_ptr, row_cols, row_vals, q_budget[qi], q_min_grams[qi], q_rescore[qi], acc, q_dense,
+                top_idx, top_val,
+            )
+            for u in range(typo_keys.shape[1]):
+                r = typo_keys[qi, u]
+                if r < 0:
+                    break
+                present = False
+                for t in range(n_top):
+                    if top_idx[t] == r:
+                        present = True
+                        break
+                if present:
+                    continue
+                v = _dot_dense(q_dense, row_ptr, row_cols, row_vals, r)
+                n_top = _insert_top(top_idx, top_val, n_top, q_rescore[qi], r, v)
+            _scatter(a, b, q_cols, q_vals, q_dense, 0.0)
         n_top = min(n_top, n_keys)
         # Keys come best first, so once k entities are in, a key scoring below
         # the score at which the k-th arrived cannot change the top k.
         kth_score = -1.0
+        settled = False
         for t in range(-1, n_top):
             if t == -1:
                 key = forced_key[qi]
@@ -559,6 +579,7 @@ def _link(
                 if key == forced_key[qi]:
                     continue
             if score < kth_score:
+                settled = True
                 break
             for pp in range(key_ptr[key], key_ptr[key + 1]):
                 pair = key_pairs[pp]
@@ -585,6 +606,10 @@ def _link(
                         kth_score = score
         for u in range(n_c):
             ent_slot[c_ent[u]] = -1
+        # The stored keys ran out before the top q_k was settled: no output.
+        unsettled[qi] = from_table and not settled and nb_more[forced_key[qi]]
+        if unsettled[qi]:
+            n_c = 0
         # Selection of the k best by (score desc, count desc, entity asc).
         for j in range(out_ent.shape[1]):
             best = -1
@@ -618,11 +643,57 @@ def _link(
                 c_ent[best] = -1
 
 
+@njit(cache=True, nogil=True)
+def _neighbour_table(
+    q_ptr, q_cols, q_vals, first, col_ptr, col_rows, col_vals, row_ptr, row_cols, row_vals,
+    budget, n_keys, acc, q_dense, nb_idx, nb_val, nb_more,
+):  # pragma: no cover - compiled
+    """Rows first, first + 1, ... of the neighbour table, one per query vector
+    (the vectors of those keys): the keys that the search behind an exact
+    match finds for the key (budget strict, n_keys rescored), in its order,
+    less the key itself; the first nb_idx.shape[1] of them, -1 padded, and in
+    nb_more whether there were more."""
+    top_idx = numpy.empty(n_keys, numpy.int64)
+    top_val = numpy.empty(n_keys, numpy.float32)
+    m = nb_idx.shape[1]
+    for i in range(q_ptr.shape[0] - 1):
+        r = first + i
+        a = q_ptr[i]
+        b = q_ptr[i + 1]
+        _scatter(a, b, q_cols, q_vals, q_dense, 1.0)
+        n_top = _fuzzy_keys(
+            a, b, q_cols, q_vals, col_ptr, col_rows, col_vals,
+            row_ptr, row_cols, row_vals, budget, 0, n_keys, acc, q_dense, top_idx, top_val,
+        )
+        _scatter(a, b, q_cols, q_vals, q_dense, 0.0)
+        n = 0
+        nb_more[r] = False
+        for t in range(min(n_top, n_keys)):
+            if top_idx[t] == r:
+                continue
+            if n == m:
+                nb_more[r] = True
+                break
+            nb_idx[r, n] = top_idx[t]
+            nb_val[r, n] = top_val[t]
+            n += 1
+        for t in range(n, m):
+            nb_idx[r, t] = -1
+            nb_val[r, t] = 0.0
+
+
 _HAS_DIGIT_RE = re.compile(r"\d")
 _ALL_BITS = (1 << 64) - 1
 _OVERFLOW_BIT = 1 << 63
 # Fuzzy scores stay below an exact match's 1.0.
 _MAX_FUZZY = 0.999
+# Neighbours stored per key for the search behind an exact match.
+_NEIGHBOURS = 8
+_NO_NEIGHBOURS = (
+    numpy.full((1, 1), -1, dtype=numpy.int32),
+    numpy.zeros((1, 1), dtype=numpy.float32),
+    numpy.zeros(1, dtype=numpy.bool_),
+)
 
 
 @njit(cache=True, nogil=True)
@@ -728,6 +799,7 @@ class CandidateIndex:
         del key_to_pairs
         self._build_tfidf(progress)
         self._finish()
+        self._build_neighbours(progress)
         logger.info(
             "Built candidate index: %d aliases, %d normalized keys, %d n-grams",
             kb.n_aliases, len(self.keys), len(self.vocab),
@@ -795,6 +867,9 @@ class CandidateIndex:
         # stops tracking (it never untracks NamedTuples or lists): a full cache
         # then adds nothing to the cost of a full collection.
         self._result_cache: Dict[Tuple[str, int, int], Tuple[Tuple[str, float, str], ...]] = {}
+        # Built with the index and saved with it (see _build_neighbours).
+        self._neighbours: Optional[Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]] = None
+        self._neighbour_params: Tuple[int, int] = (0, 0)
         # Derived like the tables above (not saved); rebuilt if the settings change.
         self._typo_table: Optional[numpy.ndarray] = None
         self._typo_lengths = (0, 0)
@@ -818,6 +893,39 @@ class CandidateIndex:
                 b |= self.type_bits.get(t, _OVERFLOW_BIT)
             bits[e] = b
         self.entity_type_bits = bits
+
+    def _strict_params(self) -> Tuple[int, int]:
+        """Budget and keys rescored of the search behind an exact match."""
+        return max(int(self.config.posting_budget) // 10, 1), int(self.config.n_keys)
+
+    def _build_neighbours(self, progress: bool) -> None:
+        """The neighbour table: for each key, the fuzzy keys that the search
+        behind an exact match finds for it (with ``fuzzy_when_exact``, every
+        exact match runs that search). A mention that is a key exactly reads
+        them instead of searching; the results are the same (see
+        :func:`_link`). 8 keys per key: 64 bytes."""
+        if not (self.config.fuzzy and self.config.fuzzy_when_exact) or not self.keys:
+            return
+        n = len(self.keys)
+        budget, n_keys = self._strict_params()
+        width = min(_NEIGHBOURS, n_keys)
+        nb_idx = numpy.empty((n, width), dtype=numpy.int32)
+        nb_val = numpy.empty((n, width), dtype=numpy.float32)
+        nb_more = numpy.empty(n, dtype=numpy.bool_)
+        starts: Iterable[int] = range(0, n, 20_000)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc="Neighbours of keys", unit=" x20k keys")
+        for first in starts:
+            q_ptr, q_cols, q_vals = self.vectorize(self.keys[first : first + 20_000])
+            _neighbour_table(
+                q_ptr, q_cols, q_vals, first, self.col_ptr, self.col_rows, self.col_vals,
+                self.row_ptr, self.row_cols, self.row_vals, budget, n_keys, self._acc, self._q_dense,
+                nb_idx, nb_val, nb_more,
+            )
+        self._neighbours = (nb_idx, nb_val, nb_more)
+        self._neighbour_params = (budget, n_keys)
 
     @property
     def config(self) -> IndexConfig:
@@ -1037,7 +1145,11 @@ class CandidateIndex:
         q_budget[has_typo_neighbour] = max(int(cfg.posting_budget) // 10, 1)
         q_min_grams[has_typo_neighbour] = 0
         q_rescore[has_typo_neighbour] = int(cfg.n_keys)
-        q_ptr, q_cols, q_vals = self.vectorize(fuzzy_keys)
+        # The neighbour table holds what the search behind an exact match
+        # finds with the settings it was built with: such rows need no vector.
+        q_table = numpy.zeros(n, dtype=numpy.bool_)
+        if self._neighbours is not None and self._neighbour_params == self._strict_params():
+            q_table = numpy.logical_and(forced_score >= 1.0, [bool(key) for key in fuzzy_keys])
         q_allowed = numpy.asarray(bits, dtype=numpy.uint64)
         # Over-fetch where the number check may reorder candidates or the
         # exact type check (types past the 63 with a bit) may drop some.
@@ -1047,20 +1159,40 @@ class CandidateIndex:
         ]
         has_numbers = [bool(cfg.number_penalty and key and _HAS_DIGIT_RE.search(key)) for key in fuzzy_keys]
         q_k = numpy.where(numpy.logical_or(filtered, has_numbers), k_fetch, k).astype(numpy.int64)
-        out_ent = numpy.empty((n, k_fetch), dtype=numpy.int64)
-        out_score = numpy.empty((n, k_fetch), dtype=numpy.float32)
-        out_pair = numpy.empty((n, k_fetch), dtype=numpy.int64)
-        out_key = numpy.empty((n, k_fetch), dtype=numpy.int64)
-        if n:
-            _link(
-                q_ptr, q_cols, q_vals, q_budget, q_min_grams, q_rescore, forced_key, forced_score, q_allowed,
-                numpy.uint64(_ALL_BITS),
-                self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
-                self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
-                n_rescore, int(cfg.n_keys),
-                _MAX_FUZZY, q_k, self._acc, self._q_dense, self._ent_slot, typo_keys,
-                out_ent, out_score, out_pair, out_key,
+        nb_idx, nb_val, nb_more = self._neighbours if self._neighbours is not None else _NO_NEIGHBOURS
+
+        def link(rows: Optional[numpy.ndarray], table: numpy.ndarray) -> Tuple[numpy.ndarray, ...]:
+            """The kernel on some rows (None: all), their vectors computed here."""
+            sel = (lambda a: a) if rows is None else (lambda a: a[rows])  # noqa: E731
+            selected = fuzzy_keys if rows is None else [fuzzy_keys[i] for i in rows.tolist()]
+            q_ptr, q_cols, q_vals = self.vectorize(["" if t else key for key, t in zip(selected, table.tolist())])
+            m = len(selected)
+            out = (
+                numpy.empty((m, k_fetch), dtype=numpy.int64),
+                numpy.empty((m, k_fetch), dtype=numpy.float32),
+                numpy.empty((m, k_fetch), dtype=numpy.int64),
+                numpy.empty((m, k_fetch), dtype=numpy.int64),
             )
+            unsettled = numpy.zeros(m, dtype=numpy.bool_)
+            if m:
+                _link(
+                    q_ptr, q_cols, q_vals, sel(q_budget), sel(q_min_grams), sel(q_rescore),
+                    sel(forced_key), sel(forced_score), sel(q_allowed), numpy.uint64(_ALL_BITS),
+                    self.col_ptr, self.col_rows, self.col_vals, self.row_ptr, self.row_cols, self.row_vals,
+                    self.key_ptr, self.key_pairs, self.pair_entities, self.pair_counts, self.entity_type_bits,
+                    n_rescore, int(cfg.n_keys),
+                    _MAX_FUZZY, sel(q_k), self._acc, self._q_dense, self._ent_slot, sel(typo_keys),
+                    nb_idx, nb_val, nb_more, table, unsettled, *out,
+                )
+            return (*out, unsettled)
+
+        out_ent, out_score, out_pair, out_key, unsettled = link(None, q_table)
+        # Rows the stored neighbours did not settle: searched.
+        rows = numpy.flatnonzero(unsettled)
+        if len(rows):
+            searched = link(rows, numpy.zeros(len(rows), dtype=numpy.bool_))
+            for whole, part in zip((out_ent, out_score, out_pair, out_key), searched):
+                whole[rows] = part
         # Rows with no number check or exact type check to make take their
         # first k candidates, built in bulk; the others are redone below. The
         # number check only reorders fuzzy candidates: a row led by an exact
@@ -1178,6 +1310,14 @@ class CandidateIndex:
             "row_ptr": self.row_ptr,
             "row_cols": self.row_cols,
             "row_vals": self.row_vals,
+            **(
+                {
+                    "neighbour_params": list(self._neighbour_params),
+                    **dict(zip(self._NEIGHBOUR_ARRAYS, self._neighbours)),
+                }
+                if self._neighbours is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -1196,9 +1336,14 @@ class CandidateIndex:
         for name in ("key_ptr", "key_pairs", "idf", "row_ptr", "row_cols", "row_vals"):
             setattr(self, name, numpy.ascontiguousarray(data[name]))
         self._finish()
+        # Indexes saved without a neighbour table search behind exact matches.
+        if "neighbour_params" in data:
+            self._neighbours = tuple(numpy.ascontiguousarray(data[name]) for name in cls._NEIGHBOUR_ARRAYS)
+            self._neighbour_params = tuple(int(v) for v in data["neighbour_params"])  # type: ignore[assignment]
         return self
 
     _ARRAYS = ("key_ptr", "key_pairs", "idf", "row_ptr", "row_cols", "row_vals")
+    _NEIGHBOUR_ARRAYS = ("neighbour_keys", "neighbour_scores", "neighbour_more")
 
     def to_disk(self, path: Union[str, Path]) -> None:
         """Save to a directory: ``index.msgpack`` (strings, settings) and ``.npy`` arrays.
@@ -1208,8 +1353,9 @@ class CandidateIndex:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         data = self.to_dict()
-        for name in self._ARRAYS:
-            numpy.save(path / f"{name}.npy", data.pop(name), allow_pickle=False)
+        for name in self._ARRAYS + self._NEIGHBOUR_ARRAYS:
+            if name in data:
+                numpy.save(path / f"{name}.npy", data.pop(name), allow_pickle=False)
         srsly.write_msgpack(path / "index.msgpack", data)
 
     @classmethod
@@ -1220,7 +1366,7 @@ class CandidateIndex:
         """
         path = Path(path)
         data = dict(srsly.read_msgpack(path / "index.msgpack"))
-        for name in cls._ARRAYS:
+        for name in cls._ARRAYS + (cls._NEIGHBOUR_ARRAYS if "neighbour_params" in data else ()):
             data[name] = numpy.load(path / f"{name}.npy", allow_pickle=False)
         return cls.from_dict(data, kb)
 

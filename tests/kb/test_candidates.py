@@ -360,3 +360,57 @@ def test_compiled_vectorizer_equals_python(ngram_sizes):
     numpy.testing.assert_array_equal(compiled[0], python[0])
     numpy.testing.assert_array_equal(compiled[1], python[1])
     numpy.testing.assert_allclose(compiled[2], python[2], rtol=1e-6)
+
+
+def _dense_kb(seed: int) -> KnowledgeBase:
+    """Keys with many close neighbours, shared aliases, numbers and types."""
+    rng = random.Random(seed)
+    kb = KnowledgeBase()
+    for i in range(600):
+        words = ["".join(rng.choice("abcd") for _ in range(rng.randint(3, 6))) for _ in range(rng.randint(1, 2))]
+        if rng.random() < 0.2:
+            words.append(str(rng.randint(1, 3)))
+        kb.add_entity(f"E{i}", " ".join(words), types=[f"T{i % 3}"])
+    for i in range(0, 600, 7):  # aliases shared by two entities
+        kb.add_alias(kb.names[i], f"E{(i + 1) % 600}")
+    return kb
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_neighbour_table_gives_the_search_results(seed, tmp_path):
+    """Behind an exact match, the stored neighbours give what the search
+    gives: for any k, type filter and number check (the kernel searches when
+    the stored keys do not settle the top k)."""
+    kb = _dense_kb(seed)
+    index = CandidateIndex.build(kb, config=IndexConfig(posting_budget=3000, cache_size=0))
+    nb_idx, _, nb_more = index._neighbours
+    assert nb_idx.shape == (len(index.keys), 8) and nb_more.any()
+    searched = CandidateIndex.from_dict(index.to_dict(), kb)
+    searched._neighbours = None
+    texts = [kb.alias_texts[p] for p in range(kb.n_aliases)]
+    assert all(index.normalizer(t) in index.exact for t in texts)
+    beyond_table = 0
+    for k in (1, 5, 12):
+        for types in (None, {"T1"}, {"T0", "T2"}):
+            allowed = [types] * len(texts)
+            got = index.candidates_batch(texts, k, allowed)
+            assert got == searched.candidates_batch(texts, k, allowed)
+            for text, cands in zip(texts, got):
+                row = index.exact[index.normalizer(text)]
+                stored = set(nb_idx[row].tolist()) | {row}
+                beyond_table += any(index.exact[index.normalizer(c.alias)] not in stored for c in cands)
+    assert beyond_table > 0  # some rows were searched after all
+    # The table is read: altered scores show.
+    altered = CandidateIndex.from_dict(index.to_dict(), kb)
+    altered._neighbours = (nb_idx, index._neighbours[1] * 0.5, nb_more)
+    assert altered.candidates_batch(texts, 5) != index.candidates_batch(texts, 5)
+    # Saved and loaded with the index; other settings fall back to the search.
+    index.to_disk(tmp_path / "index")
+    loaded = CandidateIndex.from_disk(tmp_path / "index", kb)
+    assert all(numpy.array_equal(a, b) for a, b in zip(loaded._neighbours, index._neighbours))
+    assert loaded.candidates_batch(texts, 5) == index.candidates_batch(texts, 5)
+    from dataclasses import replace
+
+    for other in (replace(index.config, posting_budget=500), replace(index.config, n_keys=4)):
+        index.config = searched.config = other
+        assert index.candidates_batch(texts, 5) == searched.candidates_batch(texts, 5)
