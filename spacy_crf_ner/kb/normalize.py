@@ -190,6 +190,8 @@ class Normalizer:
         self._suffixes = frozenset(
             self._basic(s).strip() for s in config.stop_suffixes if self._basic(s).strip()
         )
+        # Longest suffix in words (after punctuation removal "s.a." is "s a").
+        self._suffix_words = max((len(s.split()) for s in self._suffixes), default=0)
         self._replacements: List[Tuple["re.Pattern[str]", str]] = [
             (re.compile(pattern), repl) for pattern, repl in config.replacements
         ]
@@ -228,12 +230,13 @@ class Normalizer:
             while len(words) > 1:
                 if words[-1] in self._suffixes:
                     words = words[:-1]
-                elif len(words) > 2 and " ".join(words[-2:]) in self._suffixes:
+                elif self._suffix_words > 1 and len(words) > 2 and " ".join(words[-2:]) in self._suffixes:
                     words = words[:-2]
                 else:
                     break
         if self.config.plurals:
-            words = [singularize(w) for w in words]
+            # singularize needs a final "s": most words end otherwise.
+            words = [singularize(w) if w[-1] == "s" else w for w in words]
         if self.config.roman_numerals and not _NUMBERED_WORDS.isdisjoint(words[:-1]):
             words = [
                 _roman_to_digits(w) if i and words[i - 1] in _NUMBERED_WORDS else w

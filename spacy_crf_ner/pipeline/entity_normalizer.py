@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
 
+import numpy
 import srsly
 from spacy import util
 from spacy.attrs import ENT_KB_ID
@@ -51,7 +52,9 @@ class _Entity(NamedTuple):
 
 def _entities(doc: Doc) -> List[_Entity]:
     """The entities of a doc (``doc.ents``), their attributes read once."""
-    return [_Entity(e.start, e.end, e.label, e.kb_id, e.start_char, e.end_char) for e in doc.ents]
+    # tuple.__new__ skips the NamedTuple's Python-level constructor.
+    new = tuple.__new__
+    return [new(_Entity, (e.start, e.end, e.label, e.kb_id, e.start_char, e.end_char)) for e in doc.ents]
 
 
 def _get_kb_candidates(span: Span) -> List[Tuple[str, float, str]]:
@@ -419,14 +422,15 @@ class EntityNormalizer(Pipe):
                 # Only the KB IDs change: written through the token array,
                 # which leaves the entities as they are (setting doc.ents
                 # would rebuild every token and mark unset tokens O).
-                kb_ids = doc.to_array(ENT_KB_ID)
+                # A list: assigning slices of a numpy array costs more.
+                kb_ids = doc.to_array(ENT_KB_ID).tolist()
                 add = doc.vocab.strings.add
                 for ent, cands in zip(ents, doc_cands):
                     store[f"{ent.start_char}:{ent.end_char}"] = tuple(map(tuple, cands))
                     if overwrite or not ent.kb_id:
                         kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
-                        kb_ids[ent.start : ent.end] = add(kb_id)
-                doc.from_array([ENT_KB_ID], kb_ids)
+                        kb_ids[ent.start : ent.end] = [add(kb_id)] * (ent.end - ent.start)
+                doc.from_array([ENT_KB_ID], numpy.asarray(kb_ids, dtype=numpy.uint64))
             doc.user_data[CANDIDATES_KEY] = store
 
     # Initialization
