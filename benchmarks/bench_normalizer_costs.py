@@ -3,6 +3,10 @@ KB, measured in one process on a pipeline saved by ``bench_normalizer_scale.py
 --phase build``:
 
 * typo table: entries and size, keys looked up by deletions and by halves;
+* neighbour table: size, CPU time to build it again (and whether that gives
+  the saved table), how often exact mentions still need the search, and the
+  CPU µs per exact mention with and without the table, alternating every
+  1,000 mentions;
 
 * posting budget: the candidate search of unknown mentions (which read their
   whole budget) at several budgets, alternating every 1,000 mentions so that
@@ -66,6 +70,53 @@ def budget_costs(index, texts: List[str], budgets: List[int], passes: int = 2) -
     return {f"{key}_us_per_mention": round(value / n * 1e6, 1) for key, value in sorted(spent.items())}
 
 
+def neighbour_costs(index, texts: List[str], passes: int = 2) -> Dict:
+    import spacy_crf_ner.kb.candidates as candidates
+
+    saved = index._neighbours
+    c0 = time.process_time()
+    index._build_neighbours(False)
+    build_s = time.process_time() - c0
+    same = all(numpy.array_equal(a, b) for a, b in zip(saved, index._neighbours))
+    index.config = replace(index.config, cache_size=0)
+    kernel = candidates._link
+    rows = {"table": 0, "searched_after_all": 0}
+
+    def counting_kernel(*args):
+        out = kernel(*args)
+        table, unsettled = args[-6], args[-5]
+        rows["table"] += int(table.sum())
+        rows["searched_after_all"] += int(unsettled.sum())
+        return out
+
+    spent = {"with_table": 0.0, "without_table": 0.0}
+    index.candidates_batch(texts[:100], 5)
+    candidates._link = counting_kernel
+    try:
+        for p in range(passes):
+            for i in range(0, len(texts), 1000):
+                order = ["with_table", "without_table"]
+                for name in order if (i // 1000 + p) % 2 == 0 else order[::-1]:
+                    index._neighbours = saved if name == "with_table" else None
+                    index.normalizer._cache.clear()
+                    c0 = time.process_time()
+                    index.candidates_batch(texts[i : i + 1000], 5)
+                    spent[name] += time.process_time() - c0
+    finally:
+        candidates._link = kernel
+        index._neighbours = saved
+    n = len(texts) * passes
+    return {
+        "mb": round(sum(a.nbytes for a in saved) / 2**20, 1),
+        "keys_with_more_than_stored": round(float(saved[2].mean()), 3),
+        "build_cpu_s": round(build_s, 1),
+        "rebuilt_equals_saved": same,
+        "exact_mentions_from_table": rows["table"],
+        "searched_after_all": rows["searched_after_all"],
+        **{f"cpu_us_per_exact_mention_{k}": round(v / n * 1e6, 1) for k, v in spent.items()},
+    }
+
+
 def gc_costs(nlp, docs, n_mentions: int) -> Dict:
     norm = nlp.get_pipe("entity_normalizer")
     stats = {"collections": [0, 0, 0], "seconds": [0.0, 0.0, 0.0]}
@@ -127,6 +178,7 @@ def main() -> None:
             "keys_by_halves": int((lengths > high).sum()),
             "keys_too_short": int((lengths < low).sum()),
         },
+        "neighbour_table": neighbour_costs(index, [m[0] for m in mentions if m[2] == "exact"][:20_000]),
         "posting_budget_unknown_mentions": budget_costs(index, unknown, args.budgets),
     }
     index.config = replace(index.config, fuzzy_when_exact=False, cache_size=0, posting_budget=10000)

@@ -48,7 +48,9 @@ class IndexConfig:
     word_order_score (float): Score given to a word-order match.
     fuzzy (bool): Use the TF-IDF step at all.
     fuzzy_when_exact (bool): Also run the TF-IDF step when an exact match exists
-        (fills the top-k list; costs time).
+        (fills the top-k list). Its result for each alias is computed when the
+        index is built and saved with it (8 keys per normalized alias, 64 bytes
+        each), so at query time it costs little.
     posting_budget (int): Postings visited per query when gathering fuzzy candidates,
         rarest n-grams first (the two rarest n-grams are always used). Bounds the
         cost per mention on large KBs; a very large value gives exhaustive search.
