@@ -38,6 +38,15 @@ class Candidate(NamedTuple):
     alias: str
 
 
+# A candidate as a plain tuple (id, score, alias), and a mention's candidates
+# as a plain tuple of those: what CandidateIndex.candidate_tuples returns and
+# the entity_normalizer keeps. The garbage collector stops tracking plain
+# tuples of strings and floats at the first collection they live through; it
+# never stops tracking lists or NamedTuples, so results kept as those move
+# into the oldest generation and make full collections come sooner.
+CandidateTuple = Tuple[str, float, str]
+
+
 @dataclass(frozen=True)
 class IndexConfig:
     """Settings of :class:`CandidateIndex`.
@@ -865,10 +874,10 @@ class CandidateIndex:
         self._q_dense = numpy.zeros(max(len(self.vocab), 1), dtype=numpy.float32)
         # Entity -> slot in the per-query candidate buffer (-1: none); reset after each query.
         self._ent_slot = numpy.full(max(len(self.kb.ids), 1), -1, dtype=numpy.int64)
-        # Values are plain tuples of plain tuples, which the garbage collector
-        # stops tracking (it never untracks NamedTuples or lists): a full cache
-        # then adds nothing to the cost of a full collection.
-        self._result_cache: Dict[Tuple[str, int, int], Tuple[Tuple[str, float, str], ...]] = {}
+        # Values as candidate_tuples returns them, which the garbage collector
+        # stops tracking: a full cache adds nothing to the cost of a full
+        # collection, and a hit is returned as it is.
+        self._result_cache: Dict[Tuple[str, int, int], Tuple[CandidateTuple, ...]] = {}
         # Built with the index and saved with it (see _build_neighbours).
         self._neighbours: Optional[Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]] = None
         self._neighbour_params: Tuple[int, int] = (0, 0)
@@ -1068,6 +1077,26 @@ class CandidateIndex:
             entity types (None: no constraint).
         RETURNS (List[List[Candidate]]): Per mention, (id, score, matched alias) best first.
         """
+        new = tuple.__new__
+        return [list(map(new, repeat(Candidate), row)) for row in self.candidate_tuples(keys, k, allowed_types)]
+
+    def candidate_tuples(
+        self,
+        keys: Sequence[str],
+        k: int = 5,
+        allowed_types: Optional[Sequence[Optional[Set[str]]]] = None,
+    ) -> List[Tuple[CandidateTuple, ...]]:
+        """:meth:`candidates_normalized` as plain tuples, for callers that keep
+        many results: the garbage collector stops tracking plain tuples of
+        strings and floats, but not lists or :class:`Candidate` objects.
+
+        keys (Sequence[str]): Normal forms of the mention texts.
+        k (int): The maximum number of candidates per mention.
+        allowed_types (Optional[Sequence[Optional[Set[str]]]]): Per mention, the allowed
+            entity types (None: no constraint).
+        RETURNS (List[Tuple[Tuple[str, float, str], ...]]): Per mention, (id, score,
+            matched alias) best first.
+        """
         cfg = self.config
         bits = (
             [_ALL_BITS] * len(keys)
@@ -1075,12 +1104,10 @@ class CandidateIndex:
             else [self.allowed_bits(a) for a in allowed_types]
         )
         cache = self._result_cache
-        results: List[Optional[List[Candidate]]] = [None] * len(keys)
+        results: List[Optional[Tuple[CandidateTuple, ...]]] = [None] * len(keys)
         if cfg.cache_size:
             for i, (key, b) in enumerate(zip(keys, bits)):
-                hit = cache.get((key, b, k))
-                if hit is not None:
-                    results[i] = list(map(tuple.__new__, repeat(Candidate), hit))
+                results[i] = cache.get((key, b, k))
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             computed = self._candidates_uncached(
@@ -1094,7 +1121,7 @@ class CandidateIndex:
             for i, cands in zip(todo, computed):
                 results[i] = cands
                 if len(cache) < cfg.cache_size:
-                    cache[(keys[i], bits[i], k)] = tuple(tuple(c) for c in cands)
+                    cache[(keys[i], bits[i], k)] = cands
         return [r for r in results if r is not None]
 
     def _candidates_uncached(
@@ -1103,7 +1130,7 @@ class CandidateIndex:
         k: int,
         bits: Sequence[int],
         allowed_types: Optional[Sequence[Optional[Set[str]]]],
-    ) -> List[List[Candidate]]:
+    ) -> List[Tuple[CandidateTuple, ...]]:
         cfg = self.config
         n = len(keys)
         forced_key = numpy.full(n, -1, dtype=numpy.int64)
@@ -1201,17 +1228,16 @@ class CandidateIndex:
         # match skips it.
         head_ent = out_ent[:, :k]
         valid = head_ent >= 0
-        built = map(
-            tuple.__new__,
-            repeat(Candidate),
-            zip(
-                self._id_objects[head_ent[valid]].tolist(),
-                out_score[:, :k][valid].astype(numpy.float64).round(6).tolist(),
-                self._alias_objects[out_pair[:, :k][valid]].tolist(),
-            ),
+        flat = iter(
+            list(
+                zip(
+                    self._id_objects[head_ent[valid]].tolist(),
+                    out_score[:, :k][valid].astype(numpy.float64).round(6).tolist(),
+                    self._alias_objects[out_pair[:, :k][valid]].tolist(),
+                )
+            )
         )
-        flat = iter(list(built))
-        results: List[List[Candidate]] = [list(islice(flat, c)) for c in valid.sum(axis=1).tolist()]
+        results = [tuple(islice(flat, c)) for c in valid.sum(axis=1).tolist()]
         top_score = out_score[:, 0] if k_fetch else numpy.zeros(n, dtype=numpy.float32)
         redo = numpy.logical_or(filtered, numpy.logical_and(has_numbers, top_score < 1.0))
         for i in numpy.flatnonzero(redo).tolist():
@@ -1231,13 +1257,13 @@ class CandidateIndex:
         k: int,
         allowed: Optional[Set[str]],
         q_numbers: FrozenSet[str],
-    ) -> List[Candidate]:
+    ) -> Tuple[CandidateTuple, ...]:
         """The candidates of one row of over-fetched kernel output, for a mention
         whose numbers may reorder them or whose types need an exact check."""
         ids = self.kb.ids
         types = self.kb.types
         alias_texts = self.kb.alias_texts
-        cands: List[Candidate] = []
+        cands: List[CandidateTuple] = []
         matched: List[str] = []  # the normalized alias each candidate came through
         rows = zip(ents.tolist(), scores.astype(numpy.float64).round(6).tolist(), pairs.tolist(), keys.tolist())
         for e, sc, pr, key in rows:
@@ -1245,11 +1271,11 @@ class CandidateIndex:
                 break
             if allowed is not None and not allowed.intersection(types[e]):
                 continue
-            cands.append(Candidate(ids[e], sc, alias_texts[pr]))
+            cands.append((ids[e], sc, alias_texts[pr]))
             matched.append(self.keys[key])
-        if q_numbers and cands and cands[0].score < 1.0:
+        if q_numbers and cands and cands[0][1] < 1.0:
             cands = self._check_numbers(cands, q_numbers, matched)
-        return cands[:k]
+        return tuple(cands[:k])
 
     def _typo_keys(self, keys: Sequence[str]) -> numpy.ndarray:
         """Keys one edit away from each query ("" for none), -1 padded, (len(keys), 8)."""
@@ -1276,14 +1302,13 @@ class CandidateIndex:
         self._typo_lengths = lengths
 
     def _check_numbers(
-        self, cands: List[Candidate], q_numbers: FrozenSet[str], matched: Sequence[str]
-    ) -> List[Candidate]:
+        self, cands: List[CandidateTuple], q_numbers: FrozenSet[str], matched: Sequence[str]
+    ) -> List[CandidateTuple]:
         """Lower fuzzy scores of aliases whose numbers differ from the mention's
         (matched: the normalized alias each candidate came through)."""
         penalty = self.config.number_penalty
         out = []
-        for c, key in zip(cands, matched):
-            score = c.score
+        for (cid, score, alias), key in zip(cands, matched):
             if score < 1.0:
                 a_numbers = numbers(key)
                 if a_numbers and not (a_numbers & q_numbers):
@@ -1293,9 +1318,9 @@ class CandidateIndex:
                 # An identifier of the mention ("c7") missing from the alias.
                 if any(not n[0].isdigit() and n not in a_numbers for n in q_numbers):
                     score *= 1.0 - penalty
-            out.append(Candidate(c.id, round(score, 6), c.alias))
+            out.append((cid, round(score, 6), alias))
         # Stable: ties keep the kernel's order (prior count, then entity row).
-        return sorted(out, key=lambda c: -c.score)
+        return sorted(out, key=lambda c: -c[1])
 
     # Serialization
 

@@ -15,8 +15,9 @@ adds aliases from gold ``kb_id`` annotations of the training examples.
 """
 import logging
 import re
+from itertools import repeat
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy
 import srsly
@@ -29,7 +30,7 @@ from spacy.training import Example, validate_get_examples
 from spacy.vocab import Vocab
 
 from ..kb.abbreviations import abbreviation_map
-from ..kb.candidates import Candidate, CandidateIndex, IndexConfig
+from ..kb.candidates import Candidate, CandidateIndex, CandidateTuple, IndexConfig
 from ..kb.knowledge_base import KnowledgeBase
 from ..kb.normalize import NormalizationConfig
 from ..kb.scoring import CANDIDATES_KEY, canonical_kb_id, score_normalization
@@ -41,20 +42,21 @@ _COORDINATOR_RE = re.compile(r"\s(?:and|or|and/or|&)\s|/", re.I)
 _CONJ_RE = re.compile(r"\s*(?:,\s*(?:and|or|and/or)\s+|,\s*|\s+(?:and|or|and/or|&)\s+|\s*/\s*)", re.I)
 
 
-class _Entity(NamedTuple):
-    start: int
-    end: int
-    label: int
-    kb_id: int
-    start_char: int
-    end_char: int
+# An entity as a plain tuple: (start, end, label, kb_id, start_char, end_char).
+# Plain tuples (of ints here, of strings and floats for candidates) are what
+# the component keeps while it links a batch: the garbage collector stops
+# tracking them at the first collection they live through, while NamedTuples
+# and lists that outlive a few collections move into the oldest generation
+# and make full collections, which walk every object spaCy and its
+# dependencies hold, come sooner (benchmarks/bench_normalizer_costs.py).
+_Entity = Tuple[int, int, int, int, int, int]
+# A mention's candidates, best first: ((id, score, matched alias), ...).
+_Candidates = Tuple[CandidateTuple, ...]
 
 
 def _entities(doc: Doc) -> List[_Entity]:
     """The entities of a doc (``doc.ents``), their attributes read once."""
-    # tuple.__new__ skips the NamedTuple's Python-level constructor.
-    new = tuple.__new__
-    return [new(_Entity, (e.start, e.end, e.label, e.kb_id, e.start_char, e.end_char)) for e in doc.ents]
+    return [(e.start, e.end, e.label, e.kb_id, e.start_char, e.end_char) for e in doc.ents]
 
 
 def _get_kb_candidates(span: Span) -> List[Tuple[str, float, str]]:
@@ -233,9 +235,12 @@ class EntityNormalizer(Pipe):
         docs (Iterable[Doc]): The documents.
         RETURNS (List[List[List[Candidate]]]): Per doc, per entity, the candidates best first.
         """
-        return self._predict(docs)[1]
+        new = tuple.__new__
+        return [
+            [list(map(new, repeat(Candidate), cands)) for cands in doc_cands] for doc_cands in self._predict(docs)[1]
+        ]
 
-    def _predict(self, docs: Iterable[Doc]) -> Tuple[List[List[_Entity]], List[List[List[Candidate]]]]:
+    def _predict(self, docs: Iterable[Doc]) -> Tuple[List[List[_Entity]], List[List[_Candidates]]]:
         """:meth:`predict`, also returning the entities it read, which
         :meth:`pipe` hands on to :meth:`_set_annotations` (reading
         ``doc.ents`` builds a Span and three Tokens per entity)."""
@@ -262,22 +267,22 @@ class EntityNormalizer(Pipe):
             strings = doc.vocab.strings
             ents = _entities(doc)
             doc_ents.append(ents)
-            for ent in ents:
-                label = strings[ent.label]
+            for _, _, label_id, _, start_char, end_char in ents:
+                label = strings[label_id]
                 if label not in allowed_by_label:
                     allowed_by_label[label] = self._allowed(label)
                 rows.append(len(queries))
-                mention = text[ent.start_char : ent.end_char]
+                mention = text[start_char:end_char]
                 queries.append(self._expand(mention, abbrs) if abbrs else mention)
                 allowed.append(allowed_by_label[label])
                 labels.append(label)
             doc_rows.append(rows)
         norm = index.normalizer
         keys = [norm(q) for q in queries]
-        results = index.candidates_normalized(keys, k, allowed) if keys else []
+        results = index.candidate_tuples(keys, k, allowed) if keys else []
         if cfg["composites"]:
             self._link_composites(index, queries, allowed, results, k)
-        out: List[List[List[Candidate]]] = [[results[i] for i in rows] for rows in doc_rows]
+        out: List[List[_Candidates]] = [[results[i] for i in rows] for rows in doc_rows]
         if cfg["doc_consistency"]:
             for d, rows in enumerate(doc_rows):
                 # Same text and same label: a different label may carry a
@@ -321,13 +326,13 @@ class EntityNormalizer(Pipe):
         index: CandidateIndex,
         queries: List[str],
         allowed: List[Optional[Set[str]]],
-        results: List[List[Candidate]],
+        results: List[_Candidates],
         k: int,
     ) -> None:
         """Split coordinations without an exact match and link their parts."""
         jobs: List[Tuple[int, List[List[str]]]] = []
         for i, q in enumerate(queries):
-            if results[i] and results[i][0].score >= 1.0:
+            if results[i] and results[i][0][1] >= 1.0:
                 continue
             # A comma alone is no coordination: "Arthritis, Rheumatoid" is an
             # inverted name, which the index matches as it is.
@@ -348,76 +353,76 @@ class EntityNormalizer(Pipe):
             return
         flat = [part for _, readings in jobs for reading in readings for part in reading]
         flat_allowed = [allowed[i] for i, readings in jobs for reading in readings for _ in reading]
-        linked = index.candidates_batch(flat, k, flat_allowed)
+        norm = index.normalizer
+        linked = index.candidate_tuples([norm(part) for part in flat], k, flat_allowed)
         pos = 0
         for i, readings in jobs:
-            best: Optional[Tuple[float, List[Candidate]]] = None
+            best: Optional[Tuple[float, List[CandidateTuple]]] = None
             for reading in readings:
-                tops = [linked[pos + j][0] if linked[pos + j] else None for j in range(len(reading))]
+                tops = [linked[pos + j][0] for j in range(len(reading)) if linked[pos + j]]
                 pos += len(reading)
-                if any(t is None for t in tops):
+                if len(tops) < len(reading):
                     continue
-                score = min(t.score for t in tops)  # type: ignore[union-attr]
+                score = min(t[1] for t in tops)
                 if best is None or score > best[0]:
-                    best = (score, tops)  # type: ignore[assignment]
+                    best = (score, tops)
             if best is None:
                 continue
             score, tops = best
-            current = results[i][0].score if results[i] else 0.0
+            current = results[i][0][1] if results[i] else 0.0
             if score <= current:
                 continue
-            ids = list(dict.fromkeys(t.id for t in tops))
-            alias = " | ".join(t.alias for t in tops)
-            composite = Candidate("|".join(ids), score, alias)
-            results[i] = [composite, *[c for c in results[i] if c.id != composite.id]][:k]
+            composite_id = "|".join(dict.fromkeys(t[0] for t in tops))
+            composite = (composite_id, score, " | ".join(t[2] for t in tops))
+            results[i] = (composite, *[c for c in results[i] if c[0] != composite_id])[:k]
 
     @staticmethod
-    def _consistent(cands: List[List[Candidate]], keys: List[Tuple[str, str]]) -> List[List[Candidate]]:
+    def _consistent(cands: List[_Candidates], keys: List[Tuple[str, str]]) -> List[_Candidates]:
         """Document-level consistency: a mention whose normalized text equals an
         earlier mention's takes the better-scored result of the two, and among
         tied candidates an ID that another mention matches exactly and
         unambiguously wins."""
         out = cands
         if len(set(keys)) < len(keys):  # some text repeats
-            best_by_key: Dict[Tuple[str, str], List[Candidate]] = {}
+            best_by_key: Dict[Tuple[str, str], _Candidates] = {}
             for c, key in zip(cands, keys):
-                if c and (key not in best_by_key or c[0].score > best_by_key[key][0].score):
+                if c and (key not in best_by_key or c[0][1] > best_by_key[key][0][1]):
                     best_by_key[key] = c
             out = [best_by_key.get(key, c) for c, key in zip(cands, keys)]
         certain: Optional[Set[str]] = None
         for i, c in enumerate(out):
-            if len(c) > 1 and c[0].score == c[1].score:
+            if len(c) > 1 and c[0][1] == c[1][1]:
                 if certain is None:
                     # Exact and unambiguous: not the arbitrary first of a tie.
-                    certain = {
-                        x[0].id for x in cands if x and x[0].score >= 1.0 and (len(x) == 1 or x[1].score < 1.0)
-                    }
-                tied = [x for x in c if x.score == c[0].score]
-                preferred = sorted(tied, key=lambda x: x.id not in certain)  # type: ignore[operator]
+                    certain = {x[0][0] for x in cands if x and x[0][1] >= 1.0 and (len(x) == 1 or x[1][1] < 1.0)}
+                tied = [x for x in c if x[1] == c[0][1]]
+                preferred = sorted(tied, key=lambda x: x[0] not in certain)  # type: ignore[operator]
                 if out is cands:
                     out = list(cands)
-                out[i] = preferred + c[len(tied) :]
+                out[i] = (*preferred, *c[len(tied) :])
         return out
 
-    def set_annotations(self, docs: Iterable[Doc], candidates: List[List[List[Candidate]]]) -> None:
+    def set_annotations(self, docs: Iterable[Doc], candidates: Sequence[Sequence[Sequence[Candidate]]]) -> None:
         """Write ``kb_id`` and the candidate lists into the docs.
 
         docs (Iterable[Doc]): The documents.
-        candidates (List[List[List[Candidate]]]): As returned by :meth:`predict`.
+        candidates (Sequence[Sequence[Sequence[Candidate]]]): As returned by :meth:`predict`.
         """
         docs = list(docs)
-        self._set_annotations(docs, [_entities(doc) for doc in docs], candidates)
+        plain = [[tuple(map(tuple, cands)) for cands in doc_cands] for doc_cands in candidates]
+        self._set_annotations(docs, [_entities(doc) for doc in docs], plain)  # type: ignore[arg-type]
 
     def _set_annotations(
-        self, docs: Iterable[Doc], doc_ents: List[List[_Entity]], candidates: List[List[List[Candidate]]]
+        self, docs: Iterable[Doc], doc_ents: List[List[_Entity]], candidates: List[List[_Candidates]]
     ) -> None:
         """:meth:`set_annotations` with the entities :meth:`_predict` read."""
         threshold = self.cfg["threshold"]
         overwrite = self.cfg["overwrite"]
         for doc, ents, doc_cands in zip(docs, doc_ents, candidates):
-            # Plain tuples: the garbage collector stops tracking them, so
-            # linked docs kept in memory do not make full collections costlier.
-            store: Dict[str, Tuple[Tuple[str, float, str], ...]] = {}
+            # Plain tuples, as _predict made them: the garbage collector stops
+            # tracking them, so linked docs kept in memory do not make full
+            # collections costlier.
+            store: Dict[str, _Candidates] = {}
             if ents:
                 # Only the KB IDs change: written through the token array,
                 # which leaves the entities as they are (setting doc.ents
@@ -425,11 +430,11 @@ class EntityNormalizer(Pipe):
                 # A list: assigning slices of a numpy array costs more.
                 kb_ids = doc.to_array(ENT_KB_ID).tolist()
                 add = doc.vocab.strings.add
-                for ent, cands in zip(ents, doc_cands):
-                    store[f"{ent.start_char}:{ent.end_char}"] = tuple(map(tuple, cands))
-                    if overwrite or not ent.kb_id:
-                        kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
-                        kb_ids[ent.start : ent.end] = [add(kb_id)] * (ent.end - ent.start)
+                for (start, end, _, old_kb_id, start_char, end_char), cands in zip(ents, doc_cands):
+                    store[f"{start_char}:{end_char}"] = cands
+                    if overwrite or not old_kb_id:
+                        kb_id = cands[0][0] if cands and cands[0][1] >= threshold else ""
+                        kb_ids[start:end] = [add(kb_id)] * (end - start)
                 doc.from_array([ENT_KB_ID], numpy.asarray(kb_ids, dtype=numpy.uint64))
             doc.user_data[CANDIDATES_KEY] = store
 

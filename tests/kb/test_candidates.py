@@ -1,3 +1,4 @@
+import gc
 import random
 
 import numpy
@@ -168,6 +169,26 @@ def test_result_cache(kb):
     index.config = replace(index.config, fuzzy=False)
     assert index._result_cache == {}
     assert index.candidates("Internatonal Busines Machine") == []
+
+
+def _collect_twice():
+    # A collection stops tracking the inner tuples; the outer one, which the
+    # collector reaches first, on the next.
+    gc.collect()
+    gc.collect()
+
+
+def test_candidate_tuples_are_untracked(kb):
+    """candidate_tuples gives what candidates_normalized gives, as plain
+    tuples the garbage collector stops tracking, from the cache too."""
+    index = CandidateIndex.build(kb, config=IndexConfig(cache_size=10))
+    keys = [index.normalizer(t) for t in ["IBM", "Internatonal Busines Machine", "Apple", "nothing like it"]]
+    for _ in range(2):  # computed, then from the cache
+        rows = index.candidate_tuples(keys, 3)
+        assert [list(r) for r in rows] == [[tuple(c) for c in cands] for cands in index.candidates_normalized(keys, 3)]
+        _collect_twice()
+        assert all(type(r) is tuple and not gc.is_tracked(r) for r in rows)
+        assert all(type(c) is tuple and not gc.is_tracked(c) for r in rows for c in r)
 
 
 def test_numbers_and_identifiers_rank_candidates():

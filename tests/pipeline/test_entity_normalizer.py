@@ -1,3 +1,4 @@
+import gc
 import json
 import sys
 from pathlib import Path
@@ -164,14 +165,14 @@ def test_composite_mention(nlp):
 def test_comma_alone_is_no_coordination(nlp, monkeypatch):
     index = nlp.get_pipe("entity_normalizer").index
     calls = []
-    original = index.candidates_normalized
+    original = index.candidate_tuples
 
     def counting(keys, *args, **kwargs):
         calls.append(list(keys))
         return original(keys, *args, **kwargs)
 
-    # Every search goes through candidates_normalized.
-    monkeypatch.setattr(index, "candidates_normalized", counting)
+    # Every search of the component goes through candidate_tuples.
+    monkeypatch.setattr(index, "candidate_tuples", counting)
     # An inverted name with a typo is matched as a whole: no query for its
     # comma-separated parts.
     got, _ = link(nlp, "Arthritis, Rheumatiod was diagnosed.", [("Arthritis, Rheumatiod", "DIS")])
@@ -213,6 +214,41 @@ def test_predict_and_set_annotations_match_pipe(nlp):
     assert [e.kb_id_ for e in docs[1].ents] == ["D1", "D1"]
 
 
+def _collect_twice():
+    # A collection stops tracking the inner tuples; the outer one, which the
+    # collector reaches first, on the next.
+    gc.collect()
+    gc.collect()
+
+
+def test_linked_docs_keep_no_tracked_objects(nlp):
+    """What linking leaves in a doc, and what it holds while it links a
+    batch, is plain tuples, which the garbage collector stops tracking: kept
+    docs must not bring full collections sooner. predict() still returns
+    Candidate objects."""
+    from spacy_crf_ner.kb.candidates import Candidate
+    from spacy_crf_ner.kb.scoring import CANDIDATES_KEY
+
+    normalizer = nlp.get_pipe("entity_normalizer")
+    docs = [
+        doc_with_ents(nlp, "IBM and Apple.", [("IBM", "ORG"), ("Apple", "ORG")]),
+        doc_with_ents(nlp, "Breast and ovarian cancers.", [("Breast and ovarian cancers", "DIS")]),
+    ]
+    ents, candidates = normalizer._predict(docs)
+    _collect_twice()
+    held = [e for d in ents for e in d] + [c for d in candidates for c in d]
+    assert held and not any(gc.is_tracked(x) for x in held)
+    docs = list(normalizer.pipe(docs))
+    _collect_twice()
+    stored = [c for d in docs for c in d.user_data[CANDIDATES_KEY].values()]
+    assert len(stored) == 3 and not any(gc.is_tracked(c) for c in stored)
+    predicted = normalizer.predict(docs)
+    assert [[[tuple(c) for c in cands] for cands in d] for d in predicted] == [
+        [list(d.user_data[CANDIDATES_KEY][f"{e.start_char}:{e.end_char}"]) for e in d.ents] for d in docs
+    ]
+    assert all(type(c) is Candidate for d in predicted for cands in d for c in cands)
+
+
 def test_doc_consistency_prefers_id_linked_exactly(tmp_path):
     """An alias shared by two IDs (a tie) links to the one another mention of
     the document matched unambiguously; without doc_consistency the tie keeps
@@ -236,12 +272,11 @@ def test_doc_consistency_prefers_id_linked_exactly(tmp_path):
 
 
 def test_doc_consistency_repeated_text_takes_better_result():
-    from spacy_crf_ner.kb.candidates import Candidate
     from spacy_crf_ner.pipeline.entity_normalizer import EntityNormalizer
 
-    weak = [Candidate("A", 0.7, "a")]
-    strong = [Candidate("B", 0.9, "b")]
-    other = [Candidate("C", 1.0, "c")]
+    weak = (("A", 0.7, "a"),)
+    strong = (("B", 0.9, "b"),)
+    other = (("C", 1.0, "c"),)
     keys = [("x", "L"), ("y", "L"), ("x", "L"), ("x", "M")]
     out = EntityNormalizer._consistent([weak, other, strong, weak], keys)
     # Same text and label: the better result; another label is not merged.
