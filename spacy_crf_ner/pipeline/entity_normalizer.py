@@ -48,7 +48,7 @@ _CONJ_RE = re.compile(r"\s*(?:,\s*(?:and|or|and/or)\s+|,\s*|\s+(?:and|or|and/or|
 # tracking them at the first collection they live through, while NamedTuples
 # and lists that outlive a few collections move into the oldest generation
 # and make full collections, which walk every object spaCy and its
-# dependencies hold, come sooner (benchmarks/bench_normalizer_costs.py).
+# dependencies hold, come sooner (benchmarks/compare_component_processes.py).
 _Entity = Tuple[int, int, int, int, int, int]
 # A mention's candidates, best first: ((id, score, matched alias), ...).
 _Candidates = Tuple[CandidateTuple, ...]
