@@ -1,5 +1,8 @@
 """Shared helpers for the benchmark scripts: corpus conversion, training
-through spaCy's CLI in a subprocess, timing, and the machine line."""
+through spaCy's CLI in a subprocess, timing, the garbage collector's
+collections, and the machine line."""
+import contextlib
+import gc
 import os
 import platform
 import subprocess
@@ -7,7 +10,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import spacy
 from spacy.tokens import Doc, DocBin
@@ -25,6 +28,28 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, spaCy {spacy.__version__}, {date.today()}"
+
+
+@contextlib.contextmanager
+def collector_stats() -> Iterator[Dict[str, List]]:
+    """Collections per generation and the seconds they took, while the block
+    runs (through ``gc.callbacks``): ``{"collections": [g0, g1, g2],
+    "seconds": [g0, g1, g2]}``."""
+    stats: Dict[str, List] = {"collections": [0, 0, 0], "seconds": [0.0, 0.0, 0.0]}
+    started = [0.0]
+
+    def callback(phase: str, info: Dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            stats["collections"][info["generation"]] += 1
+            stats["seconds"][info["generation"]] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(callback)
+    try:
+        yield stats
+    finally:
+        gc.callbacks.remove(callback)
 
 
 def convert_conll(src: Path, out_dir: Path, n_sents: int = 10) -> Path:

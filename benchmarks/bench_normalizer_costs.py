@@ -34,6 +34,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import collector_stats  # noqa: E402
 from bench_normalizer_scale import make_docs  # noqa: E402
 
 
@@ -119,39 +120,24 @@ def neighbour_costs(index, texts: List[str], passes: int = 2) -> Dict:
 
 def gc_costs(nlp, docs, n_mentions: int) -> Dict:
     norm = nlp.get_pipe("entity_normalizer")
-    stats = {"collections": [0, 0, 0], "seconds": [0.0, 0.0, 0.0]}
-    started = [0.0]
-
-    def callback(phase, info):
-        if phase == "start":
-            started[0] = time.perf_counter()
-        else:
-            stats["collections"][info["generation"]] += 1
-            stats["seconds"][info["generation"]] += time.perf_counter() - started[0]
-
-    gc.callbacks.append(callback)
     out = {}
-    try:
-        for label in ("as_loaded", "after_gc_freeze"):
-            if label == "after_gc_freeze":
-                gc.freeze()
-            stats["collections"] = [0, 0, 0]
-            stats["seconds"] = [0.0, 0.0, 0.0]
-            norm.index.normalizer._cache.clear()
-            norm.index.config = norm.index.config  # empties the result cache
-            tracked = len(gc.get_objects())
+    for label in ("as_loaded", "after_gc_freeze"):
+        if label == "after_gc_freeze":
+            gc.freeze()
+        norm.index.normalizer._cache.clear()
+        norm.index.config = norm.index.config  # empties the result cache
+        tracked = len(gc.get_objects())
+        with collector_stats() as stats:
             c0 = time.process_time()
             kept = list(norm.pipe(docs, batch_size=50))
             cpu = time.process_time() - c0
-            out[label] = {
-                "tracked_objects_before": tracked,
-                "mentions_per_cpu_s": round(n_mentions / cpu),
-                "collections_per_generation": list(stats["collections"]),
-                "gc_us_per_mention_per_generation": [round(s / n_mentions * 1e6, 2) for s in stats["seconds"]],
-            }
-            del kept
-    finally:
-        gc.callbacks.remove(callback)
+        out[label] = {
+            "tracked_objects_before": tracked,
+            "mentions_per_cpu_s": round(n_mentions / cpu),
+            "collections_per_generation": list(stats["collections"]),
+            "gc_us_per_mention_per_generation": [round(s / n_mentions * 1e6, 2) for s in stats["seconds"]],
+        }
+        del kept
     return out
 
 

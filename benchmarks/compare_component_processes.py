@@ -34,6 +34,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import collector_stats  # noqa: E402
 
 
 def run_one(work: Path, before: str) -> Dict:
@@ -57,21 +58,10 @@ def run_one(work: Path, before: str) -> Dict:
     docs = make_docs(nlp.vocab, texts)
     component.predict(make_docs(nlp.vocab, texts[:40]))  # compile, build the typo table
     component.index.normalizer._cache.clear()
-    stats: Dict = {"collections": [0, 0, 0], "seconds": [0.0, 0.0, 0.0]}
-    started = [0.0]
-
-    def callback(phase: str, info: Dict) -> None:
-        if phase == "start":
-            started[0] = time.perf_counter()
-        else:
-            stats["collections"][info["generation"]] += 1
-            stats["seconds"][info["generation"]] += time.perf_counter() - started[0]
-
-    gc.callbacks.append(callback)
-    c0 = time.process_time()
-    linked: List[Doc] = list(component.pipe(docs, batch_size=50))
-    cpu = time.process_time() - c0
-    gc.callbacks.remove(callback)
+    with collector_stats() as stats:
+        c0 = time.process_time()
+        linked: List[Doc] = list(component.pipe(docs, batch_size=50))
+        cpu = time.process_time() - c0
     n = sum(len(doc.ents) for doc in linked)
     digest = hashlib.sha256()
     for doc in linked:
