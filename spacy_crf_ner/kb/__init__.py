@@ -1,7 +1,7 @@
 """Knowledge base, string normalization, abbreviations and candidate generation
 for the ``entity_normalizer`` component."""
 from .abbreviations import Abbreviation, abbreviation_map, find_abbreviations
-from .candidates import Candidate, CandidateIndex, IndexConfig
+from .candidates import Candidate, CandidateIndex, CandidateTuple, IndexConfig
 from .knowledge_base import KBFormatError, KnowledgeBase
 from .normalize import NormalizationConfig, Normalizer, normalize
 from .scoring import ids_match, ids_match_strict, parse_kb_id, score_normalization
@@ -10,6 +10,7 @@ __all__ = [
     "Abbreviation",
     "Candidate",
     "CandidateIndex",
+    "CandidateTuple",
     "IndexConfig",
     "KBFormatError",
     "KnowledgeBase",
