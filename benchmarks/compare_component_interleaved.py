@@ -20,6 +20,7 @@ import argparse
 import catalogue
 import contextlib
 import importlib
+import inspect
 import io
 import json
 import os
@@ -71,6 +72,15 @@ def import_before(commit: str, into: Path):
         return importlib.import_module("spacy_crf_ner_before.pipeline.entity_normalizer")
 
 
+def component_before(module, vocab, cfg: Dict, path: Path):
+    """The earlier revision's EntityNormalizer with the settings it knows of
+    ``cfg`` (settings added since are left out), loaded from ``path``."""
+    known = inspect.signature(module.EntityNormalizer.__init__).parameters
+    component = module.EntityNormalizer(vocab, "entity_normalizer", **{k: v for k, v in cfg.items() if k in known})
+    component.from_disk(path)
+    return component
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("work_dir", type=Path)
@@ -85,8 +95,7 @@ def main() -> None:
     after = nlp.get_pipe("entity_normalizer")
     with tempfile.TemporaryDirectory(prefix="before-") as tmp:
         old = import_before(args.before, Path(tmp))
-        before = old.EntityNormalizer(nlp.vocab, "entity_normalizer", **after.cfg)
-        before.from_disk(args.work_dir / "pipeline" / "entity_normalizer")
+        before = component_before(old, nlp.vocab, after.cfg, args.work_dir / "pipeline" / "entity_normalizer")
     texts = [m[0] for m in json.loads((args.work_dir / "mentions.json").read_text())]
     docs = make_docs(nlp.vocab, texts)
     batches = [docs[i : i + 50] for i in range(0, len(docs), 50)]

@@ -47,12 +47,11 @@ def run_one(work: Path, before: str) -> Dict:
     nlp = spacy.load(work / "pipeline")
     component = nlp.get_pipe("entity_normalizer")
     if before:
-        from compare_component_interleaved import import_before
+        from compare_component_interleaved import component_before, import_before
 
         tmp = tempfile.TemporaryDirectory(prefix="before-")
         old = import_before(before, Path(tmp.name))
-        component = old.EntityNormalizer(nlp.vocab, "entity_normalizer", **component.cfg)
-        component.from_disk(work / "pipeline" / "entity_normalizer")
+        component = component_before(old, nlp.vocab, component.cfg, work / "pipeline" / "entity_normalizer")
     component.index.config = replace(component.index.config, cache_size=0)
     texts = [m[0] for m in json.loads((work / "mentions.json").read_text())]
     docs = make_docs(nlp.vocab, texts)

@@ -40,6 +40,18 @@ logger = logging.getLogger("spacy_crf_ner")
 _SUBTYPE_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)-?([0-9]+[A-Za-z]?)$")
 _COORDINATOR_RE = re.compile(r"\s(?:and|or|and/or|&)\s|/", re.I)
 _CONJ_RE = re.compile(r"\s*(?:,\s*(?:and|or|and/or)\s+|,\s*|\s+(?:and|or|and/or|&)\s+|\s*/\s*)", re.I)
+# Conjuncts that qualify the shared head instead of naming a disease of their
+# own: "stage II and III colorectal carcinomas", "VHL-associated and sporadic
+# RCCs", "RCC- and VHL-associated tumors" (a suspended hyphen).
+_STAGE_RE = re.compile(r"^(?:stage|grade)s?\s+[0-9]+[a-d]?$|^(?:stage|grade)s?\s+[ivx]+[a-d]?$", re.I)
+_MODIFIER_SUFFIX_RE = re.compile(r"(?:[-\s](?:associated|related|linked|dependent|induced)|-)$", re.I)
+# Words that, coordinated, qualify one disease: "familial or sporadic
+# retinoblastoma", "unilateral and bilateral retinoblastoma", "complete or
+# partial LCAT deficiency" (each annotated with one ID in NCBI Disease train).
+DEFAULT_COMPOSITE_MODIFIERS = [
+    "familial", "sporadic", "hereditary", "inherited", "unilateral", "bilateral", "multifocal",
+    "multicentric", "multi-centric", "complete", "partial", "subtotal", "sub-total", "total",
+]
 
 
 # An entity as a plain tuple: (start, end, label, kb_id, start_char, end_char).
@@ -80,6 +92,7 @@ if not Span.has_extension("kb_candidates"):
         "index": {},
         "abbreviations": True,
         "composites": True,
+        "composite_modifiers": DEFAULT_COMPOSITE_MODIFIERS,
         "doc_consistency": True,
         "harvest_aliases": True,
         "overwrite": True,
@@ -103,6 +116,7 @@ def make_entity_normalizer(
     index: Dict[str, Any],
     abbreviations: bool,
     composites: bool,
+    composite_modifiers: List[str],
     doc_consistency: bool,
     harvest_aliases: bool,
     overwrite: bool,
@@ -120,6 +134,12 @@ def make_entity_normalizer(
     abbreviations (bool): Resolve short forms defined in the document.
     composites (bool): Split coordinated mentions ("breast and ovarian cancer") that
         have no exact match and link each part.
+    composite_modifiers (List[str]): Words that qualify the shared head when
+        coordinated ("familial or sporadic retinoblastoma"): a coordination whose
+        conjuncts before the last are such words (optionally with "non"), stages
+        or grades ("stage II and III"), or end in "associated", "related",
+        "linked", "dependent", "induced" (after a hyphen or a space) or a suspended
+        hyphen is not split.
     doc_consistency (bool): Prefer IDs already linked with certainty in the document.
     harvest_aliases (bool): At initialize, add gold entity texts with a ``kb_id`` as aliases.
     overwrite (bool): Replace ``kb_id`` values already set on entities.
@@ -136,6 +156,7 @@ def make_entity_normalizer(
         index=index,
         abbreviations=abbreviations,
         composites=composites,
+        composite_modifiers=composite_modifiers,
         doc_consistency=doc_consistency,
         harvest_aliases=harvest_aliases,
         overwrite=overwrite,
@@ -167,6 +188,7 @@ class EntityNormalizer(Pipe):
         index: Dict[str, Any],
         abbreviations: bool,
         composites: bool,
+        composite_modifiers: Iterable[str] = tuple(DEFAULT_COMPOSITE_MODIFIERS),
         doc_consistency: bool,
         harvest_aliases: bool,
         overwrite: bool,
@@ -184,6 +206,7 @@ class EntityNormalizer(Pipe):
             "index": IndexConfig.from_dict(dict(index)).to_dict(),
             "abbreviations": bool(abbreviations),
             "composites": bool(composites),
+            "composite_modifiers": [str(w).lower() for w in composite_modifiers],
             "doc_consistency": bool(doc_consistency),
             "harvest_aliases": bool(harvest_aliases),
             "overwrite": bool(overwrite),
@@ -311,15 +334,32 @@ class EntityNormalizer(Pipe):
                 out.append(f"{abbrs[m.group(1)]} type {m.group(2)}")
                 changed = True
                 continue
-            # Hyphenated words whose parts are defined: "IF-GLD".
+            # Hyphenated words whose parts are defined: "IF-GLD"; a suspended
+            # hyphen stays ("RCC- and VHL-associated tumors").
             if "-" in w:
                 parts = w.split("-")
                 if any(p in abbrs for p in parts):
-                    out.append(" ".join(abbrs.get(p, p) for p in parts))
+                    expanded = " ".join(abbrs.get(p, p) for p in parts if p)
+                    out.append(expanded + "-" if w.endswith("-") else expanded)
                     changed = True
                     continue
             out.append(w)
         return " ".join(out) if changed else text
+
+    def _is_modifier(self, conjunct: str) -> bool:
+        """Whether a conjunct qualifies the shared head ("familial", "non
+        hereditary", "stage II", "VHL-associated", "RCC-") rather than
+        naming a disease of its own."""
+        text = conjunct.strip()
+        if _STAGE_RE.match(text) or _MODIFIER_SUFFIX_RE.search(text):
+            return True
+        words = text.lower().split()
+        if words and words[0] in ("non", "not"):
+            words = words[1:]
+        elif words and words[0].startswith("non-"):
+            words[0] = words[0][4:]
+        modifiers = self.cfg["composite_modifiers"]
+        return bool(words) and all(w in modifiers for w in words)
 
     def _link_composites(
         self,
@@ -339,7 +379,7 @@ class EntityNormalizer(Pipe):
             if not _COORDINATOR_RE.search(q):
                 continue
             parts = [p for p in _CONJ_RE.split(q) if p.strip()]
-            if len(parts) < 2:
+            if len(parts) < 2 or all(self._is_modifier(p) for p in parts[:-1]):
                 continue
             # The last conjunct carries the shared head: "breast and ovarian cancer"
             # -> "breast cancer", "ovarian cancer". Try each head length.

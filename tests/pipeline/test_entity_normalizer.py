@@ -162,6 +162,59 @@ def test_composite_mention(nlp):
     assert doc.ents[0]._.kb_candidates[0][0] == "D2|D3"
 
 
+def test_modifier_coordination_is_not_split(tmp_path):
+    """Coordinated modifiers of one disease ("familial or sporadic
+    retinoblastoma") make no composite, although each part alone links
+    exactly; with an empty composite_modifiers list they do."""
+    records = [
+        {"id": "R1", "name": "Retinoblastoma", "aliases": ["sporadic retinoblastoma"], "types": ["DISEASE"]},
+        {"id": "F1", "name": "Familial Retinoblastoma Syndrome", "aliases": ["familial retinoblastoma"],
+         "types": ["DISEASE"]},
+        {"id": "D2", "name": "Breast Neoplasms", "aliases": ["breast cancer"], "types": ["DISEASE"]},
+        {"id": "D3", "name": "Ovarian Neoplasms", "aliases": ["ovarian cancer"], "types": ["DISEASE"]},
+    ]
+    path = tmp_path / "kb.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf8")
+    mentions = ["familial or sporadic retinoblastoma", "Breast and ovarian cancer"]
+    text = "; ".join(mentions) + "."
+    ents = [(m, "DIS") for m in mentions]
+    got, _ = link(make_nlp(path, {**CONFIG, "threshold": 0.0}), text, ents)
+    assert "|" not in got[0][1] and got[1][1] == "D2|D3"
+    got, _ = link(make_nlp(path, {**CONFIG, "threshold": 0.0, "composite_modifiers": []}), text, ents)
+    assert got[0][1] == "F1|R1" and got[1][1] == "D2|D3"
+
+
+@pytest.mark.parametrize(
+    "conjunct,expected",
+    [
+        ("familial", True),
+        ("Non-hereditary", True),
+        ("non hereditary", True),
+        ("unilateral", True),
+        ("stage II", True),
+        ("grade 3", True),
+        ("von Hippel-Lindau disease-associated", True),
+        ("von Hippel-Lindau associated", True),  # "VHL-associated", VHL expanded
+        ("RCC-", True),
+        ("brain", False),
+        ("C6", False),
+        ("type 1", False),  # subtypes are distinct diseases
+        ("hyperparathyroidism", False),
+    ],
+)
+def test_is_modifier(nlp, conjunct, expected):
+    assert nlp.get_pipe("entity_normalizer")._is_modifier(conjunct) is expected
+
+
+def test_expansion_keeps_suspended_hyphen():
+    from spacy_crf_ner.pipeline.entity_normalizer import EntityNormalizer
+
+    abbrs = {"RCC": "renal cell carcinoma", "VHL": "von Hippel-Lindau"}
+    assert EntityNormalizer._expand("RCC- and VHL-associated tumors", abbrs) == (
+        "renal cell carcinoma- and von Hippel-Lindau associated tumors"
+    )
+
+
 def test_comma_alone_is_no_coordination(nlp, monkeypatch):
     index = nlp.get_pipe("entity_normalizer").index
     calls = []
