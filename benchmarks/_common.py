@@ -3,6 +3,7 @@ through spaCy's CLI in a subprocess, timing, the garbage collector's
 collections, and the machine line."""
 import contextlib
 import gc
+import json
 import os
 import platform
 import subprocess
@@ -28,6 +29,14 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, spaCy {spacy.__version__}, {date.today()}"
+
+
+def write_json(result: Dict, output: Optional[Path]) -> None:
+    """Print a benchmark's result as JSON, and write it to ``output`` if given."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if output:
+        output.write_text(text + "\n")
 
 
 @contextlib.contextmanager

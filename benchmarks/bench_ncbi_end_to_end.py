@@ -20,7 +20,6 @@ minimal config with ``--ner-factory`` and its default model is used. DATA_DIR de
 repository root.
 """
 import argparse
-import json
 import logging
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from spacy_crf_ner.kb.scoring import score_normalization, span_id_prf
 from spacy_crf_ner.pipeline.entity_normalizer import create_kb_loader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_json  # noqa: E402
 from bench_normalizer_ncbi import DEFAULT_SETTINGS  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -149,7 +149,4 @@ if __name__ == "__main__":
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="ncbi-e2e-"))
     config = Path(args.config) if args.config.lower() != "none" and Path(args.config).exists() else None
     result = main(args.data_dir, config, args.ner_factory, args.max_steps, work)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    write_json(result, args.output)

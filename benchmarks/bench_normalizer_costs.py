@@ -34,7 +34,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import collector_stats  # noqa: E402
+from _common import collector_stats, write_json  # noqa: E402
 from bench_normalizer_scale import make_docs  # noqa: E402
 
 
@@ -171,10 +171,7 @@ def main() -> None:
     texts = [m[0] for m in mentions]
     docs = make_docs(nlp.vocab, texts)
     result["garbage_collector_component"] = gc_costs(nlp, docs, sum(len(d.ents) for d in docs))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    write_json(result, args.output)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import Dict
 
@@ -29,24 +27,17 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_json  # noqa: E402
 
 
 def run_one(work: Path, before: str, n: int) -> Dict:
-    import spacy
-    from bench_normalizer_scale import make_docs
+    from compare_component_interleaved import scale_component
 
-    nlp = spacy.load(work / "pipeline")
-    component = nlp.get_pipe("entity_normalizer")
-    if before:
-        from compare_component_interleaved import component_before, import_before
+    with scale_component(work, before, n) as (component, docs):
+        return promotions(component, docs)
 
-        tmp = tempfile.TemporaryDirectory(prefix="before-")
-        old = import_before(before, Path(tmp.name))
-        component = component_before(old, nlp.vocab, component.cfg, work / "pipeline" / "entity_normalizer")
-    component.index.config = replace(component.index.config, cache_size=0)
-    texts = [m[0] for m in json.loads((work / "mentions.json").read_text())][:n]
-    docs = make_docs(nlp.vocab, texts)
-    component.predict(docs[:2])  # compile, build the typo table
+
+def promotions(component, docs) -> Dict:
     gc.collect()
     gc.freeze()
     seen = set()
@@ -88,10 +79,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, str(args.work_dir), "--before", args.before, "--n", str(args.n), "--one", name]
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         summary[args.before if name == "before" else "working tree"] = json.loads(done.stdout.strip().splitlines()[-1])
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    write_json(summary, args.output)
 
 
 if __name__ == "__main__":

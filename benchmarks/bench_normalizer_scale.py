@@ -29,6 +29,8 @@ from typing import Dict, List, Tuple
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+from _common import write_json  # noqa: E402  (after the thread settings: it imports numpy)
+
 SUFFIXES = ["Inc.", "Corp.", "Ltd", "disease", "syndrome", "deficiency", "type 2", "protein"]
 
 
@@ -322,10 +324,7 @@ def main() -> None:
             cmd + ["--phase", "link", "--rounds", str(args.rounds), *extra], check=True, capture_output=True, text=True
         )
         results[name] = json.loads(link.stdout.strip().splitlines()[-1])
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    write_json(results, args.output)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from typing import Dict, List
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+from _common import write_json  # noqa: E402  (after the thread settings: it imports numpy)
+
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {
     "default": {},
@@ -102,10 +104,7 @@ def main() -> None:
         out["ratio_after_before"] = round(out["after"] / out["before"], 2)
         summary["settings"][setting] = out
         print(setting, json.dumps(out), file=sys.stderr, flush=True)
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    write_json(summary, args.output)
 
 
 if __name__ == "__main__":

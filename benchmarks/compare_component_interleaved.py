@@ -17,7 +17,6 @@ Build the pipeline once first (``bench_normalizer_scale.py --phase build
 Usage: python benchmarks/compare_component_interleaved.py WORK_DIR --before COMMIT [--passes 2] [--output FILE]
 """
 import argparse
-import catalogue
 import contextlib
 import importlib
 import inspect
@@ -31,14 +30,18 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from unittest import mock
+
+import catalogue
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_json  # noqa: E402
+
 SETTINGS = {"default": {}, "fuzzy_when_exact_false": {"fuzzy_when_exact": False}}
 
 
@@ -79,6 +82,29 @@ def component_before(module, vocab, cfg: Dict, path: Path):
     component = module.EntityNormalizer(vocab, "entity_normalizer", **{k: v for k, v in cfg.items() if k in known})
     component.from_disk(path)
     return component
+
+
+@contextlib.contextmanager
+def scale_component(work: Path, before: str = "", n: Optional[int] = None) -> Iterator[Tuple[Any, List]]:
+    """The ``entity_normalizer`` of the pipeline saved in ``work`` (or, with
+    ``before``, that commit's, reading the same saved index), result cache
+    off, compiled, and docs of 20 of the scale benchmark's mentions each
+    (the first ``n``), entities set by hand."""
+    import spacy
+    from bench_normalizer_scale import make_docs
+
+    nlp = spacy.load(work / "pipeline")
+    component = nlp.get_pipe("entity_normalizer")
+    with tempfile.TemporaryDirectory(prefix="before-") as tmp:
+        if before:
+            old = import_before(before, Path(tmp))
+            component = component_before(old, nlp.vocab, component.cfg, work / "pipeline" / "entity_normalizer")
+        component.index.config = replace(component.index.config, cache_size=0)
+        texts = [m[0] for m in json.loads((work / "mentions.json").read_text())][:n]
+        docs = make_docs(nlp.vocab, texts)
+        component.predict(docs[:2])  # compile, build the typo table
+        component.index.normalizer._cache.clear()
+        yield component, docs
 
 
 def main() -> None:
@@ -128,10 +154,7 @@ def main() -> None:
         out["mentions_with_other_candidates"] = differ
         summary["settings"][setting] = out
         print(setting, json.dumps(out), file=sys.stderr, flush=True)
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    write_json(summary, args.output)
 
 
 if __name__ == "__main__":

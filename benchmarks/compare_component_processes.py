@@ -24,9 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List
 
@@ -34,33 +32,20 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import collector_stats  # noqa: E402
+from _common import collector_stats, write_json  # noqa: E402
 
 
 def run_one(work: Path, before: str) -> Dict:
     """One process: link the mentions with the working tree's component, or
     with that of the commit ``before`` if given."""
-    import spacy
-    from bench_normalizer_scale import make_docs
+    from compare_component_interleaved import scale_component
     from spacy.tokens import Doc
 
-    nlp = spacy.load(work / "pipeline")
-    component = nlp.get_pipe("entity_normalizer")
-    if before:
-        from compare_component_interleaved import component_before, import_before
-
-        tmp = tempfile.TemporaryDirectory(prefix="before-")
-        old = import_before(before, Path(tmp.name))
-        component = component_before(old, nlp.vocab, component.cfg, work / "pipeline" / "entity_normalizer")
-    component.index.config = replace(component.index.config, cache_size=0)
-    texts = [m[0] for m in json.loads((work / "mentions.json").read_text())]
-    docs = make_docs(nlp.vocab, texts)
-    component.predict(make_docs(nlp.vocab, texts[:40]))  # compile, build the typo table
-    component.index.normalizer._cache.clear()
-    with collector_stats() as stats:
-        c0 = time.process_time()
-        linked: List[Doc] = list(component.pipe(docs, batch_size=50))
-        cpu = time.process_time() - c0
+    with scale_component(work, before) as (component, docs):
+        with collector_stats() as stats:
+            c0 = time.process_time()
+            linked: List[Doc] = list(component.pipe(docs, batch_size=50))
+            cpu = time.process_time() - c0
     n = sum(len(doc.ents) for doc in linked)
     digest = hashlib.sha256()
     for doc in linked:
@@ -106,10 +91,7 @@ def main() -> None:
         summary["after"]["median_mentions_per_cpu_s"] / summary["before"]["median_mentions_per_cpu_s"], 3
     )
     summary["same_output"] = len({x["output_sha256"] for results in runs.values() for x in results}) == 1
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    write_json(summary, args.output)
 
 
 if __name__ == "__main__":

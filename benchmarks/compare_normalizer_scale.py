@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List
 
+from _common import write_json
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "bench_normalizer_scale.py"
 SETTINGS = {"default": [], "fuzzy_when_exact_false": ["--no-fuzzy-when-exact"]}
@@ -60,10 +62,7 @@ def main() -> None:
             for key in by["after"][0]
             if "per_cpu_s" in key and not key.endswith("_rounds")
         }
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    write_json(summary, args.output)
 
 
 if __name__ == "__main__":
