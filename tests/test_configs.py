@@ -1,5 +1,6 @@
 """Every shipped config trains a few steps through spaCy's own training
 entry point, and the trained pipeline loads and predicts."""
+import pickle
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,10 @@ def train_config(name, corpus, out, extra=None):
     train(CONFIGS / name, out, overrides=overrides)
     nlp = spacy.load(out / "model-last")
     doc = nlp("Shaka Khan flew to London .")
+    # Spawned worker processes receive the pipeline pickled.
+    copy = pickle.loads(pickle.dumps(nlp))("Shaka Khan flew to London .")
+    assert [(e.start, e.end, e.label_) for e in copy.ents] == [(e.start, e.end, e.label_) for e in doc.ents]
+    assert [t.tag_ for t in copy] == [t.tag_ for t in doc]
     return nlp, doc
 
 

@@ -7,6 +7,7 @@ concepts joined by ``+``: ``"D001|D002"`` -> ``[{D001}, {D002}]`` and
 alternatives equals one of the gold alternatives (:func:`ids_match`): for
 ``|`` any listed ID counts, for ``+`` the whole combination is needed.
 """
+from functools import partial
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Tuple
 
 from spacy.training import Example
@@ -170,7 +171,6 @@ def make_normalizer_scorer(k: int = 5, strict: bool = False) -> Callable[..., Di
     RETURNS (Callable): The scorer, called with examples.
     """
 
-    def scorer(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
-        return score_normalization(examples, k=k, strict=strict)
-
-    return scorer
+    # A partial of a module-level function, not a closure: the component
+    # must pickle (spawned worker processes receive it pickled).
+    return partial(score_normalization, k=k, strict=strict)
