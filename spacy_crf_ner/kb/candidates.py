@@ -22,7 +22,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, S
 
 import numpy
 import srsly
-from numba import njit
+from .._numba import njit
 
 from .knowledge_base import KnowledgeBase
 from .normalize import NormalizationConfig, Normalizer, invert_name, numbers, sorted_key

@@ -10,18 +10,18 @@ space. Viterbi works in max-plus log space and needs no exponentials at all.
 
 All kernels take padded arrays: emissions (B, T, K) with -inf where a tag is
 not allowed, lengths (B,), and transition/start/end scores with -inf where the
-tag scheme forbids a transition. This module imports numba; it is imported
-only when the CRF runs on CPU.
+tag scheme forbids a transition. numba is imported when a kernel is first
+called (see spacy_crf_ner._numba), which happens only when the CRF runs on CPU.
 """
 import math
 
-import numba
+from .._numba import njit
 import numpy
 
 NEG_INF = -numpy.inf
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"contract", "arcp", "reassoc"})
+@njit(cache=True, nogil=True, fastmath={"contract", "arcp", "reassoc"})
 def _exp_shifted(x: numpy.ndarray, out: numpy.ndarray) -> float:
     """out = exp(x - max(x)); returns max(x) (-inf if all of x is -inf)."""
     m = NEG_INF
@@ -36,7 +36,7 @@ def _exp_shifted(x: numpy.ndarray, out: numpy.ndarray) -> float:
     return m
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"contract", "arcp", "reassoc"})
+@njit(cache=True, nogil=True, fastmath={"contract", "arcp", "reassoc"})
 def forward_backward(
     em, lengths, trans, start, end, want_marginals, marg, xi, d_start, d_end, log_alpha, log_beta
 ):
@@ -177,7 +177,7 @@ def forward_backward(
     return log_z, ok
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"contract", "arcp", "reassoc"})
+@njit(cache=True, nogil=True, fastmath={"contract", "arcp", "reassoc"})
 def path_scores(em, lengths, tags, trans, start, end, counts, d_start, d_end, d_em):
     """Score of one given tag path per sequence, accumulating its transition,
     start and end counts, and writing its one-hot emission counts to d_em
@@ -204,7 +204,7 @@ def path_scores(em, lengths, tags, trans, start, end, counts, d_start, d_end, d_
     return out
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"contract", "arcp", "reassoc"})
+@njit(cache=True, nogil=True, fastmath={"contract", "arcp", "reassoc"})
 def viterbi(em, lengths, trans, start, end):
     """Best path per sequence (B, T) and its score (B,). Positions past a
     sequence's length hold 0; a sequence with no allowed path scores -inf."""
