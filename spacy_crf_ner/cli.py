@@ -1,11 +1,11 @@
 """Command-line helpers, ``python -m spacy_crf_ner COMMAND`` (or
-``spacy-crf-ner COMMAND``): build-kb, convert-pubtator, annotate, report and
-calibrate."""
+``spacy-crf-ner COMMAND``): build-kb, convert-pubtator, annotate, report,
+calibrate and warmup."""
 import json
 import logging
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from wasabi import msg
@@ -164,6 +164,26 @@ def calibrate_cli(
         f"temperature = {temperature:.3f}; ECE on {data_path} (in-sample): {before:.3f} -> {after:.3f}. "
         f"Saved to {output_dir}"
     )
+
+
+@app.command("warmup")
+def warmup_cli(
+    models: Optional[List[str]] = typer.Argument(
+        None, help="Pipelines (package names or directories); the package's sample pipeline if none"
+    ),
+) -> None:
+    """Compile the kernels the given pipelines use and keep them in numba's
+    cache, so that new processes start fast: run it once per machine or
+    container image, after installing the pipelines (README: Deployment)."""
+    from .warmup import kernel_cache_folders, warm_up_models
+
+    for name, seconds in warm_up_models(models or []).items():
+        msg.good(f"Warmed up {name} in {seconds:.1f}s")
+    folders = kernel_cache_folders()
+    if folders:
+        msg.info("Compiled kernels are cached in: " + ", ".join(folders))
+    else:
+        msg.warn("No kernel cache folder is in use: set NUMBA_CACHE_DIR to a writable folder.")
 
 
 def main() -> None:
