@@ -21,14 +21,18 @@ variable:
   registry gains an entry or one of the cached functions is registered
   again under its name (entry points are read once, when catalogue is
   imported). ``SPACY_CRF_NER_MSGPACK_CACHE=0`` turns it off.
-* **Forked children use one torch thread.** A process that ran torch's
-  thread pool (the BiLSTM encoder, a transformer) and then forks leaves the
-  child with a pool whose threads do not exist: the child's first parallel
-  torch operation waits forever (``nlp.pipe(n_process=2)`` hung with the
-  BiLSTM and transformer configs). One thread per child avoids it, and is
-  what N worker processes on N cores want anyway.
-  ``SPACY_CRF_NER_FORK_TORCH_THREADS=0`` leaves children as they are.
+* **Worker processes use one thread** for BLAS (numpy's OpenBLAS), OpenMP
+  and torch: forked children (through ``os.register_at_fork``) and children
+  that multiprocessing spawned (when they import the components). N workers
+  on N cores each running a pool of N threads oversubscribed the cores:
+  with the tagger's OpenBLAS pool, ``n_process=2`` was slower than one
+  process (BENCHMARKS.md). And a process that ran torch's thread pool (the
+  BiLSTM encoder, a transformer) and then forked left the child a pool
+  whose threads do not exist, so the child's first parallel torch operation
+  waited forever. ``SPACY_CRF_NER_ONE_THREAD_WORKERS=0`` leaves workers as
+  they are.
 """
+import multiprocessing
 import os
 import sys
 from typing import Any, Callable, Dict, Tuple
@@ -36,7 +40,7 @@ from typing import Any, Callable, Dict, Tuple
 import catalogue
 
 MSGPACK_CACHE_ENV = "SPACY_CRF_NER_MSGPACK_CACHE"
-FORK_TORCH_THREADS_ENV = "SPACY_CRF_NER_FORK_TORCH_THREADS"
+ONE_THREAD_WORKERS_ENV = "SPACY_CRF_NER_ONE_THREAD_WORKERS"
 
 _installed = False
 
@@ -77,7 +81,11 @@ def cache_msgpack_lookup() -> None:
             registry.get_all = CachedRegistryLookup(registry)  # type: ignore[method-assign]
 
 
-def _one_torch_thread_in_child() -> None:
+def limit_worker_threads() -> None:
+    """One thread for BLAS, OpenMP and torch in this process."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
@@ -93,5 +101,8 @@ def install() -> None:
     _installed = True
     if os.environ.get(MSGPACK_CACHE_ENV, "1") != "0":
         cache_msgpack_lookup()
-    if os.environ.get(FORK_TORCH_THREADS_ENV, "1") != "0" and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_one_torch_thread_in_child)
+    if os.environ.get(ONE_THREAD_WORKERS_ENV, "1") != "0":
+        if multiprocessing.parent_process() is not None:  # a spawned worker
+            limit_worker_threads()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=limit_worker_threads)

@@ -145,7 +145,8 @@ def test_registry_lookup_sees_new_and_replaced_decoders():
 
 def test_torch_encoder_does_not_hang_a_forked_worker(tmp_path):
     """A BiLSTM pipeline that ran in the parent, then nlp.pipe(n_process=2)
-    under fork: the workers used to wait forever on torch's thread pool."""
+    under fork: the workers used to wait forever on torch's thread pool.
+    (SPACY_CRF_NER_ONE_THREAD_WORKERS=0 brings the hang back.)"""
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork on this platform")
     code = textwrap.dedent(
@@ -168,3 +169,21 @@ def test_torch_encoder_does_not_hang_a_forked_worker(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-1] == "done"
+
+
+def _thread_counts():
+    from threadpoolctl import threadpool_info
+
+    return sorted({info["num_threads"] for info in threadpool_info()})
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_workers_use_one_thread(method):
+    """N workers on N cores, each with a pool of N BLAS threads, made
+    n_process=2 slower than one process."""
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} on this platform")
+    import numpy  # noqa: F401  (loads OpenBLAS in the parent)
+
+    with multiprocessing.get_context(method).Pool(1) as pool:
+        assert pool.apply(_thread_counts) in ([], [1])
