@@ -145,6 +145,7 @@ def calibrate_cli(
     import spacy
 
     from .calibration import (
+        check_calibration_data,
         collect_predictions,
         entity_confidences,
         expected_calibration_error,
@@ -154,9 +155,14 @@ def calibrate_cli(
 
     nlp = spacy.load(model)
     ner = nlp.get_pipe(component)
-    data = collect_predictions(nlp, _examples(nlp, data_path), component=component)
+    examples = _examples(nlp, data_path)
+    try:
+        check_calibration_data(ner, examples)
+        data = collect_predictions(nlp, examples, component=component)
+        temperature = fit_temperature(ner, data)
+    except ValueError as err:
+        msg.fail("Cannot calibrate", str(err), exits=1)
     before = expected_calibration_error(*entity_confidences(ner, data, ner.cfg.get("temperature", 1.0)))
-    temperature = fit_temperature(ner, data)
     after = expected_calibration_error(*entity_confidences(ner, data, temperature))
     set_temperature(nlp, component, temperature)
     nlp.to_disk(output_dir)

@@ -1,6 +1,8 @@
 """What `crf_ner` and `crf_tagger` share: a TrainablePipe whose model ends in
 the CRF layer, trained by the CRF's exact negative log-likelihood and decoded
 by Viterbi under the tag scheme's constraints."""
+import logging
+import math
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -20,6 +22,14 @@ from thinc.types import Floats2d, Ints1d
 from ..layers.crf import CRFPosteriors, crf_decode, crf_loss, set_crf_tags
 from ..schemes import tag_names
 
+logger = logging.getLogger("spacy_crf_ner")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9)
+    return a == b
+
 
 class CRFBatch:
     """What `predict` returns: the best paths, and posteriors when asked."""
@@ -36,6 +46,10 @@ class CRFSequenceLabeler(TrainablePipe):
     (`set_annotations`)."""
 
     scheme_default = "BIO"
+    # Keys of self.cfg that come from the component's config (so from the
+    # arguments of spacy.load(..., config=...)) rather than from the saved cfg,
+    # which only restores what training learned (labels, scheme).
+    settings: Tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -218,6 +232,25 @@ class CRFSequenceLabeler(TrainablePipe):
             self.vocab.strings.add(label)
 
     # -- serialization ----------------------------------------------------
+    def _load_cfg(self, saved: Dict[str, Any]) -> None:
+        """Take the saved cfg, except the settings, which keep the values the
+        component was built with from the pipeline's config: that is what
+        `spacy.load(path, config={"components": {NAME: {...}}})` and
+        `spacy find-threshold` change, and `nlp.config` shows."""
+        current = {key: self.cfg[key] for key in self.settings if key in self.cfg}
+        for key, value in current.items():
+            if key in saved and not _same(saved[key], value):
+                # A temperature differing from the config's comes from a
+                # pipeline calibrated before `calibrate` wrote the config.
+                log = logger.warning if key == "temperature" else logger.info
+                log(
+                    "[%s] Using %s = %r from the pipeline's config, not the %r in its saved cfg. "
+                    "To keep the saved value, set [components.%s] %s = %r in config.cfg.",
+                    self.name, key, value, saved[key], self.name, key, saved[key],
+                )
+        self.cfg.update(saved)
+        self.cfg.update(current)
+
     def _restore_tags(self) -> None:
         self._tag_index = {}
         if self.labels:
@@ -233,7 +266,7 @@ class CRFSequenceLabeler(TrainablePipe):
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "CRFSequenceLabeler":
         deserialize = {
-            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
+            "cfg": lambda b: self._load_cfg(srsly.json_loads(b)),
             "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
             "model": lambda b: self.model.from_bytes(b),
         }
@@ -258,7 +291,7 @@ class CRFSequenceLabeler(TrainablePipe):
                 raise ValueError(Errors.E149) from None
 
         deserialize = {
-            "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
+            "cfg": lambda p: self._load_cfg(srsly.read_json(p)),
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
             "model": load_model,
         }

@@ -244,3 +244,24 @@ def test_multiprocess_pipe():
     assert [[x[:2] for x in d] for d in single] == [[x[:2] for x in d] for d in multi]
     for a, b in zip(single, multi):
         assert [x[2] for x in a] == pytest.approx([x[2] for x in b], abs=1e-6)
+
+
+def test_settings_given_at_load_time_take_effect():
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=10)
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        overrides = {"span_threshold": 0.6, "temperature": 2.5, "spans_key": "probable"}
+        loaded = spacy.load(d, config={"components": {"crf_ner": overrides}})
+        ner = loaded.get_pipe("crf_ner")
+        for key, value in overrides.items():
+            assert ner.cfg[key] == value
+            assert loaded.config["components"]["crf_ner"][key] == value
+        assert ner.labels == nlp.get_pipe("crf_ner").labels
+        doc = loaded("Sarah Jane Smith flew to Paris.")
+        assert all(s >= 0.6 for s in doc.spans["probable"].attrs["scores"])
+        # from_bytes too
+        ner2 = English().add_pipe("crf_ner", config={"span_threshold": 0.3})
+        ner2.from_bytes(nlp.get_pipe("crf_ner").to_bytes())
+        assert ner2.cfg["span_threshold"] == 0.3 and ner2.labels == ner.labels
