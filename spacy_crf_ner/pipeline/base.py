@@ -67,6 +67,9 @@ class CRFSequenceLabeler(TrainablePipe):
         self.scorer = scorer
         self.cfg: Dict[str, Any] = {"labels": [], "scheme": scheme, **cfg}
         self._tag_index: Dict[str, int] = {}
+        # The teacher of `rehearse`: a copy of the model, set by
+        # nlp.resume_training().
+        self._rehearsal_model: Optional[Model] = None
 
     # -- labels ----------------------------------------------------------
     @property
@@ -87,19 +90,32 @@ class CRFSequenceLabeler(TrainablePipe):
         return self.model.get_ref("crf")
 
     def add_label(self, label: str) -> int:
+        """Add a label. On an initialized component the model grows: the
+        output layer gets the new tags' columns and the CRF their transitions,
+        the tag scheme's constraints are recomputed, and every existing tag
+        keeps its weights, so training can continue (as with spaCy's `ner`).
+
+        label (str): The label to add.
+        RETURNS (int): 0 if the label is already present, otherwise 1.
+        """
         if not isinstance(label, str):
             raise ValueError(Errors.E187)
         if label in self.labels:
             return 0
-        if self.crf.has_param("transitions") and self.crf.get_param("transitions") is not None:
+        initialized = self.crf.has_param("transitions") and self.crf.get_param("transitions") is not None
+        if initialized and not self.model.has_ref("output"):
             raise ValueError(
-                f"[{self.name}] Cannot add label {label!r} to a trained model: the "
-                "CRF's tag set is fixed once it is initialized. Give all labels before "
-                "`nlp.initialize()` (or in [initialize.components.{self.name}.labels])."
+                f"[{self.name}] Cannot add label {label!r} to the initialized model "
+                f"{self.model.name!r}: it has no 'output' layer to resize. Give all labels "
+                f"before `nlp.initialize()` (or in [initialize.components.{self.name}.labels])."
             )
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         self._tag_index = {}
+        if initialized:
+            from ..architectures import resize_emission_scorer
+
+            resize_emission_scorer(self.model, self.tags, self.cfg["scheme"])
         return 1
 
     def tag_index(self) -> Dict[str, int]:
@@ -180,6 +196,57 @@ class CRFSequenceLabeler(TrainablePipe):
         set_dropout_rate(self.model, drop)
         scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
         loss, d_scores = crf_loss(self.crf, scores, self._gold_indices(examples), accumulate=True)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def rehearse(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Keep the model close to what it predicted before training resumed
+        (against "catastrophic forgetting"): the teacher is the copy of the
+        model that `nlp.resume_training()` made, and the student is trained
+        on the teacher's best (Viterbi) tag paths for the examples' texts, by
+        the same CRF loss as `update`. Tags the teacher does not know (labels
+        added since) are never its answer; the gold annotations are not used.
+
+        examples (Iterable[Example]): Examples whose predicted docs are tagged
+            by the teacher.
+        drop (float): The dropout rate.
+        sgd (Optional[Optimizer]): The optimizer.
+        losses (Optional[Dict[str, float]]): Losses to add to, by component.
+        RETURNS (Dict[str, float]): The updated losses.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.rehearse")
+        if self._rehearsal_model is None:
+            raise ValueError(
+                f"[{self.name}] rehearse needs a teacher model: call `nlp.resume_training()` "
+                "before `nlp.rehearse()` (it keeps a copy of the current model), or train "
+                "with `nlp.update()` on examples that include the old annotations."
+            )
+        docs = [eg.predicted for eg in examples]
+        if not any(len(doc) for doc in docs):
+            return losses
+        teacher_crf = self._rehearsal_model.get_ref("crf")
+        teacher_tags = list(teacher_crf.attrs["tags"])
+        index = self.tag_index()
+        to_student = numpy.asarray([index[t] for t in teacher_tags], dtype="int64")
+        teacher_paths = crf_decode(teacher_crf, self._rehearsal_model.predict(docs))
+        gold = [to_student[self.model.ops.to_numpy(path)] for path in teacher_paths]
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update(docs)
+        loss, d_scores = crf_loss(self.crf, scores, gold, accumulate=True)
         backprop(d_scores)
         if sgd is not None:
             self.finish_update(sgd)
