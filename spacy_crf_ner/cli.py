@@ -1,11 +1,11 @@
 """Command-line helpers, ``python -m spacy_crf_ner COMMAND`` (or
-``spacy-crf-ner COMMAND``): build-kb, convert-pubtator, annotate, report and
-calibrate."""
+``spacy-crf-ner COMMAND``): build-kb, convert-pubtator, annotate, report,
+calibrate and debug-data."""
 import json
 import logging
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from wasabi import msg
@@ -170,6 +170,29 @@ def calibrate_cli(
         f"temperature = {temperature:.3f}; ECE on {data_path} (in-sample): {before:.3f} -> {after:.3f}. "
         f"Saved to {output_dir}"
     )
+
+
+@app.command(
+    "debug-data", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def debug_data_cli(
+    ctx: typer.Context,
+    config_path: Path = typer.Argument(..., help="Training config", exists=True, dir_okay=False),
+    iob: Optional[List[Path]] = typer.Option(
+        None, "--iob", help="IOB/BIO file to check before `spacy convert` (repeatable)", exists=True, dir_okay=False
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-V", help="Show label counts and every offending example"),
+) -> None:
+    """Check the training and evaluation data of a config's crf_ner
+    components: spaCy's NER checks (`spacy debug data` only checks "ner")
+    plus invalid tag sequences, entities over whitespace tokens, mentions a
+    reader dropped, docs longer than the transformer window and partial
+    annotation. Config overrides as for spacy train, e.g. --paths.train x.spacy."""
+    from spacy.cli._util import parse_config_overrides
+
+    from .debug_data import debug_data
+
+    debug_data(config_path, overrides=parse_config_overrides(ctx.args), iob_paths=iob or [], verbose=verbose)
 
 
 def main() -> None:
