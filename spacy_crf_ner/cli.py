@@ -116,12 +116,13 @@ def report_cli(
     model: str = typer.Argument(..., help="Pipeline name or directory"),
     data_path: Path = typer.Argument(..., help="Gold .spacy file", exists=True),
     output_path: Path = typer.Argument(..., help="HTML file to write"),
-    max_docs: int = typer.Option(50, "--max-docs", help="Sentences shown per kind of error"),
+    max_docs: int = typer.Option(50, "--max-docs", help="Errors shown per kind of error and label pair"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to use, -1 for CPU"),
 ) -> None:
-    """Write an HTML error report: per-type P/R/F, a confusion table and
-    displaCy renderings of gold vs predicted entities, grouped by kind of
-    error (boundary, type, missed, spurious)."""
+    """Write an HTML error report: P/R/F as spacy evaluate computes them, per
+    type, a confusion table, and every error in its sentence, gold beside
+    predicted, with the wrong span outlined, grouped by kind (boundary, type,
+    missed, spurious) and label pair."""
     import spacy
 
     from .report import write_report

@@ -43,8 +43,9 @@ STYLE = """
 :root{--err:#d62728}
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#222;line-height:1.5}
 main{max-width:1100px;margin:0 auto;padding:0 1em 3em}
-nav{position:sticky;top:0;z-index:2;background:#fff;border-bottom:1px solid #ddd;padding:.5em 1em}
-nav a{margin-right:1em;white-space:nowrap;text-decoration:none}
+nav{position:sticky;top:0;z-index:2;background:#fff;border-bottom:1px solid #ddd;padding:.5em 1em;
+ display:flex;flex-wrap:wrap;gap:.1em 1.2em}
+nav a{white-space:nowrap;text-decoration:none}
 nav a:hover{text-decoration:underline}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;margin:1em 0}
@@ -58,7 +59,9 @@ th{background:#f3f3f3}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:.2em 1.5em}
 .side{font-size:.75em;text-transform:uppercase;letter-spacing:.05em;color:#777}
 .sent{line-height:2.4}
-.ent{display:inline-block;white-space:nowrap;border-radius:.35em;padding:0 .3em;margin:0 .1em;line-height:1.6}
+.ent{border-radius:.35em;padding:.2em .3em;margin:0 .1em;-webkit-box-decoration-break:clone;
+ box-decoration-break:clone}
+.nw{white-space:nowrap}
 .lbl{font-size:.65em;font-weight:bold;text-transform:uppercase;margin-left:.35em;vertical-align:middle}
 .ent.wrong{outline:2.5px solid var(--err);outline-offset:1px}
 .gap{text-decoration:underline wavy var(--err);text-underline-offset:4px}
@@ -140,7 +143,8 @@ def build_report(
     nlp (Language): The pipeline.
     examples (List[Example]): Gold examples, e.g. from spacy.training.Corpus.
     title (str): The page title.
-    max_docs (int): Errors shown per kind (the counts are always complete).
+    max_docs (int): Errors shown per kind and label pair (the counts are
+        always complete).
     RETURNS (str): The HTML page.
     """
     scored = predict(nlp, examples)
@@ -217,16 +221,12 @@ def build_report(
                     f"<li><a href='#{kind}-{n}'>gold {e(group[0])} → predicted {e(group[1])}</a> ({len(errs)})</li>"
                 )
             parts.append("</ul>")
-        shown = 0
         for n, (group, errs) in enumerate(ordered):
             parts.append(f"<h3 id='{kind}-{n}'>gold {e(group[0])} → predicted {e(group[1])} ({len(errs)})</h3>")
-            for err in errs:
-                if shown >= max_docs:
-                    break
+            for err in errs[:max_docs]:
                 parts.append(_render_error(scored[err.index], err, colors))
-                shown += 1
-        if len(items) > shown:
-            parts.append(f"<p class='more'>… and {len(items) - shown} more (raise --max-docs to show them).</p>")
+            if len(errs) > max_docs:
+                parts.append(f"<p class='more'>… and {len(errs) - max_docs} more (raise --max-docs to show them).</p>")
     parts.append("</main></body></html>")
     return "\n".join(parts)
 
@@ -311,8 +311,17 @@ def _render(
             continue
         cls = "ent wrong" if wrong == (s, t) else "ent"
         color = colors.get(label, "#ddd")
+        # a long entity may wrap between its words, but its last word and
+        # its label stay on one line
+        head, _, last = text[s:t].rpartition(" ")
+        head = f"{e(head)} " if head else ""
         marks.append(
-            (s, t, f"<mark class='{cls}' style='background:{color}'>{e(text[s:t])}<span class='lbl'>{e(label)}</span></mark>")
+            (
+                s,
+                t,
+                f"<mark class='{cls}' style='background:{color}'>{head}"
+                f"<span class='nw'>{e(last)}<span class='lbl'>{e(label)}</span></span></mark>",
+            )
         )
     if gap is not None and not any(s < gap[1] and gap[0] < t for s, t, _ in marks):
         marks.append((gap[0], gap[1], f"<span class='gap' title='no entity here'>{e(text[gap[0]:gap[1]])}</span>"))
