@@ -188,12 +188,15 @@ def debug_data_cli(
     components: spaCy's NER checks (`spacy debug data` only checks "ner")
     plus invalid tag sequences, entities over whitespace tokens, mentions a
     reader dropped, docs longer than the transformer window and partial
-    annotation. Config overrides as for spacy train, e.g. --paths.train x.spacy."""
+    annotation. Config overrides as for spacy train, e.g. --paths.train x.spacy.
+    Exits with 1 if a check fails, as spacy debug data does."""
     from spacy.cli._util import parse_config_overrides
 
     from .debug_data import debug_data
 
-    debug_data(config_path, overrides=parse_config_overrides(ctx.args), iob_paths=iob or [], verbose=verbose)
+    findings = debug_data(config_path, overrides=parse_config_overrides(ctx.args), iob_paths=iob or [], verbose=verbose)
+    if findings["summary"]["errors"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

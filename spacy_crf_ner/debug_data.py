@@ -22,7 +22,7 @@ from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
 from spacy.training import Example
 from spacy.util import registry, resolve_dot_names
-from wasabi import Printer
+from wasabi import MESSAGES, Printer
 
 from .schemes import allowed_transitions, biluo_to_scheme, split_tag, tag_names
 
@@ -59,7 +59,8 @@ def debug_data(
     verbose (bool): Print the label counts and the first offending examples.
     silent (bool): Print nothing, only return the findings.
     RETURNS (Dict[str, Any]): The findings, by component name (and "iob" for
-        the IOB files, "reader" for what the readers reported).
+        the IOB files, "reader" for what the readers reported, "summary" for
+        the numbers of passed checks, warnings and errors).
     """
     msg = Printer(no_print=silent)
     config = util.load_config(config_path, overrides=overrides or {}, interpolate=False)
@@ -73,6 +74,7 @@ def debug_data(
         findings["iob"] = {str(p): check_iob_file(p, msg, verbose=verbose) for p in iob_paths}
     if not ner_names:
         msg.warn(f"No crf_ner component in {config_path}: pipeline {nlp.pipe_names}")
+        findings["summary"] = summary(msg)
         return findings
     train_corpus, dev_corpus = resolve_dot_names(resolved, [T["train_corpus"], T["dev_corpus"]])
     handler = _ReaderLog()
@@ -92,7 +94,26 @@ def debug_data(
     for name in ner_names:
         msg.divider(f"Named Entity Recognition: {name} (crf_ner)")
         findings[name] = check_crf_ner(nlp, name, train, dev, msg, window=window, verbose=verbose)
+    findings["summary"] = summary(msg)
     return findings
+
+
+def summary(msg: Printer) -> Dict[str, int]:
+    """Print and return the numbers of passed checks, warnings and errors, as
+    `spacy debug data` ends."""
+    counts = {
+        "passed": msg.counts[MESSAGES.GOOD],
+        "warnings": msg.counts[MESSAGES.WARN],
+        "errors": msg.counts[MESSAGES.FAIL],
+    }
+    msg.divider("Summary")
+    if counts["passed"]:
+        msg.good(f"{counts['passed']} {'check' if counts['passed'] == 1 else 'checks'} passed")
+    if counts["warnings"]:
+        msg.warn(f"{counts['warnings']} {'warning' if counts['warnings'] == 1 else 'warnings'}")
+    if counts["errors"]:
+        msg.fail(f"{counts['errors']} {'error' if counts['errors'] == 1 else 'errors'}")
+    return counts
 
 
 def check_crf_ner(

@@ -115,12 +115,13 @@ def test_debug_data_command(corpus, tmp_path):
             str(corpus / "dev.spacy"),
         ],
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # checks failed, as spacy debug data exits
     assert "Named Entity Recognition: crf_ner" in result.output
     assert "never seen in training" in result.output and "ORG" in result.output
     assert "contain a whitespace token" in result.output
     assert "have no NER annotation" in result.output
     assert "invalid BIO" in result.output
+    assert "errors" in result.output.split("Summary")[-1]
 
 
 def test_debug_data_reports_reader_drops_and_transformer_window(tmp_path):
