@@ -124,7 +124,7 @@ def test_debug_data_command(corpus, tmp_path):
     assert "errors" in result.output.split("Summary")[-1]
 
 
-def test_debug_data_reports_reader_drops_and_transformer_window(tmp_path):
+def test_debug_data_reports_reader_drops(tmp_path):
     from spacy.util import load_config
 
     pubtator = tmp_path / "train.pubtator"
@@ -144,10 +144,32 @@ def test_debug_data_reports_reader_drops_and_transformer_window(tmp_path):
     # read twice (train and dev), one overlapping mention dropped each time
     assert found["reader"]["dropped_overlapping"] == 2
     assert found["crf_ner"]["labels"] == {"Disease": 2}
-    # window: a transformer config with a window of 4 tokens
-    trf = load_config(CONFIGS / "crf_ner_trf.cfg")
+
+
+def test_transformer_window():
+    pytest.importorskip("spacy_transformers")
+    from spacy.util import load_config
+
     from spacy_crf_ner.debug_data import transformer_window
+
+    trf = load_config(CONFIGS / "crf_ner_trf.cfg")
 
     trf["components"]["transformer"]["model"]["get_spans"]["window"] = 4
     nlp = spacy.util.load_model_from_config(trf, auto_fill=True)
     assert transformer_window(nlp) == 4
+
+
+def test_docs_longer_than_window(corpus):
+    from spacy.training import Corpus
+    from wasabi import Printer
+
+    from spacy_crf_ner.debug_data import check_crf_ner
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("crf_ner")
+    train = list(Corpus(corpus / "train.spacy")(nlp))
+    dev = list(Corpus(corpus / "dev.spacy")(nlp))
+    nlp.initialize(lambda: train)
+    found = check_crf_ner(nlp, "crf_ner", train, dev, Printer(no_print=True), window=5)
+    # train docs of 6, 5, 6 and 6 tokens; the dev doc has 3
+    assert found["docs_longer_than_window"] == 3
