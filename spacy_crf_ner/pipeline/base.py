@@ -31,6 +31,10 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _show(value: Any) -> str:
+    return f"{value:.10g}" if isinstance(value, float) else repr(value)
+
+
 class CRFBatch:
     """What `predict` returns: the best paths, and posteriors when asked."""
 
@@ -311,9 +315,9 @@ class CRFSequenceLabeler(TrainablePipe):
                 # pipeline calibrated before `calibrate` wrote the config.
                 log = logger.warning if key == "temperature" else logger.info
                 log(
-                    "[%s] Using %s = %r from the pipeline's config, not the %r in its saved cfg. "
-                    "To keep the saved value, set [components.%s] %s = %r in config.cfg.",
-                    self.name, key, value, saved[key], self.name, key, saved[key],
+                    "[%s] Using %s = %s from the pipeline's config, not the %s in its saved cfg. "
+                    "To keep the saved value, set [components.%s] %s = %s in config.cfg.",
+                    self.name, key, _show(value), _show(saved[key]), self.name, key, _show(saved[key]),
                 )
         self.cfg.update(saved)
         self.cfg.update(current)

@@ -337,3 +337,23 @@ def test_settings_given_at_load_time_take_effect():
         ner2 = English().add_pipe("crf_ner", config={"span_threshold": 0.3})
         ner2.from_bytes(nlp.get_pipe("crf_ner").to_bytes())
         assert ner2.cfg["span_threshold"] == 0.3 and ner2.labels == ner.labels
+
+
+def test_saved_temperature_differing_from_config_is_reported(caplog):
+    """A pipeline calibrated before `calibrate` wrote the config: the config
+    decides, and the saved value is named in a warning."""
+    import srsly
+
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=2)
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        cfg = srsly.read_json(d / "crf_ner" / "cfg")
+        cfg["temperature"] = 1.7
+        srsly.write_json(d / "crf_ner" / "cfg", cfg)
+        with caplog.at_level("WARNING", logger="spacy_crf_ner"):
+            loaded = spacy.load(d)
+    assert loaded.get_pipe("crf_ner").cfg["temperature"] == 1.0
+    assert "[crf_ner] Using temperature = 1.0 from the pipeline's config, not the 1.7" in caplog.text
+    assert "temperature = 1.7 in config.cfg" in caplog.text
