@@ -32,7 +32,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    return f"{value:.10g}" if isinstance(value, float) else repr(value)
+    return repr(round(value, 10)) if isinstance(value, float) else repr(value)
 
 
 class CRFBatch:
