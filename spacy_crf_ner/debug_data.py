@@ -9,7 +9,7 @@ factory is "ner", so it says nothing about `crf_ner`.
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from spacy import util
 from spacy.cli.debug_data import (
@@ -20,6 +20,7 @@ from spacy.cli.debug_data import (
 )
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry, resolve_dot_names
 from wasabi import MESSAGES, Printer
@@ -217,18 +218,20 @@ def check_crf_ner(
         msg.good("All training tokens are annotated")
 
     if window:
-        long_docs = [eg for eg in list(train) + list(dev) if len(eg.predicted) > window]
+        count = piece_counter(nlp)
+        unit = "subword pieces" if count is not None else "tokens"
+        lengths = [count(eg.predicted) if count is not None else len(eg.predicted) for eg in list(train) + list(dev)]
+        long_docs = [n for n in lengths if n > window]
         out["docs_longer_than_window"] = len(long_docs)
+        out["window_unit"] = unit
         if long_docs:
-            longest = max(len(eg.predicted) for eg in long_docs)
             msg.warn(
-                f"{len(long_docs)} docs have more tokens than the transformer's window of {window} "
-                f"(so at least as many subword pieces; the longest has {longest} tokens): they are "
-                "split into overlapping windows, and any entity cut at a window edge sees only "
-                "part of its context"
+                f"{len(long_docs)} docs have more {unit} than the transformer's window of {window} "
+                f"(the longest has {max(long_docs)}): they are split into overlapping windows, and "
+                "an entity at a window edge sees only part of its context"
             )
         else:
-            msg.good(f"No doc is longer than the transformer's window ({window} tokens)")
+            msg.good(f"No doc is longer than the transformer's window ({window} {unit})")
     return out
 
 
@@ -297,6 +300,28 @@ def transformer_window(nlp: Language) -> Optional[int]:
             window = model_cfg.get(key, {}).get("window") if isinstance(model_cfg.get(key), dict) else None
             if window:
                 return int(window)
+    return None
+
+
+def piece_counter(nlp: Language) -> Optional[Callable[[Doc], int]]:
+    """The number of subword pieces of a doc, by the pipeline's initialized
+    transformer tokenizer (spacy-transformers or spacy-curated-transformers),
+    or None when there is none to ask (then tokens are counted: at most as
+    many as the pieces)."""
+    for name in nlp.pipe_names:
+        factory = nlp.get_pipe_meta(name).factory
+        model = nlp.get_pipe(name).model
+        try:
+            if factory == "transformer":
+                tokenizer = model.tokenizer
+                if tokenizer is None:
+                    continue
+                return lambda doc: len(tokenizer(doc.text, add_special_tokens=False)["input_ids"])
+            if factory == "curated_transformer":
+                encoder = model.get_ref("piece_encoder")
+                return lambda doc: int(encoder.predict([doc])[0].dataXd.shape[0])
+        except (AttributeError, KeyError, ValueError):
+            continue
     return None
 
 

@@ -167,3 +167,7 @@ def test_curated_transformer_config(corpus, tmp_path):
     doc = nlp("Shaka Khan flew to London .")
     assert len(doc) == 6 and all(t.tag_ for t in doc)
     assert all(0 <= e._.crf_confidence <= 1 for e in doc.ents)
+    # debug-data measures docs in the transformer's pieces
+    from spacy_crf_ner.debug_data import piece_counter
+
+    assert piece_counter(nlp)(doc) > len(doc)

@@ -172,4 +172,24 @@ def test_docs_longer_than_window(corpus):
     nlp.initialize(lambda: train)
     found = check_crf_ner(nlp, "crf_ner", train, dev, Printer(no_print=True), window=5)
     # train docs of 6, 5, 6 and 6 tokens; the dev doc has 3
-    assert found["docs_longer_than_window"] == 3
+    assert found["docs_longer_than_window"] == 3 and found["window_unit"] == "tokens"
+
+
+def test_docs_longer_than_window_in_pieces(tiny_transformer, tmp_path):
+    """With a transformer, docs are measured in its subword pieces."""
+    from spacy.training import Example
+    from wasabi import Printer
+
+    from spacy_crf_ner.debug_data import check_crf_ner, piece_counter
+
+    config = spacy.util.load_config(
+        CONFIGS / "crf_ner_trf.cfg", overrides={"paths.transformer": str(tiny_transformer)}, interpolate=True
+    )
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    # "Shaka" is in the tiny vocabulary as characters: s ##h ##a ##k ##a
+    egs = [Example.from_dict(nlp.make_doc("Shaka Khan"), {"entities": [(0, 10, "PERSON")]})]
+    nlp.initialize(lambda: egs)
+    count = piece_counter(nlp)
+    assert count(nlp.make_doc("Shaka Khan")) > 2
+    found = check_crf_ner(nlp, "crf_ner", egs, egs, Printer(no_print=True), window=3)
+    assert found["window_unit"] == "subword pieces" and found["docs_longer_than_window"] == 2
