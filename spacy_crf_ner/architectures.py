@@ -22,7 +22,7 @@ from thinc.api import (
 )
 from thinc.types import Floats2d, Ints2d
 
-from .layers.crf import build_crf
+from .layers.crf import build_crf, resize_crf
 
 
 @registry.architectures("spacy-crf-ner.EmissionScorer.v1")
@@ -55,6 +55,68 @@ def build_emission_scorer(
     model.set_ref("crf", crf)
     model.name = "crf_emission_scorer"
     return model
+
+
+def resize_emission_scorer(model: Model, tags: List[str], scheme: str) -> None:
+    """Resize an initialized emission scorer (`build_emission_scorer`) to a
+    new tag inventory, in place: the output layer gets one column per tag and
+    the CRF one row and column, and every tag that was there keeps its
+    weights, matched by name (so the order of the tags may change). New tags
+    start at zero. The output and CRF layers are replaced by new layers, as
+    spaCy's parser does when it resizes, so an optimizer's moments for the old
+    shapes are not applied to the new ones.
+
+    model (Model): The component's model, with refs "output" and "crf".
+    tags (List[str]): The new tag inventory.
+    scheme (str): The tag scheme.
+    """
+    old_crf = model.get_ref("crf")
+    old_output = model.get_ref("output")
+    old_tags = list(old_crf.attrs["tags"])
+    old_index = {tag: i for i, tag in enumerate(old_tags)}
+    nI = old_output.get_dim("nI")
+    xp = old_output.ops.xp
+    W = old_output.ops.alloc2f(len(tags), nI)
+    b = old_output.ops.alloc1f(len(tags))
+    pairs = [(i, old_index[t]) for i, t in enumerate(tags) if t in old_index]
+    if pairs:
+        new_i = xp.asarray([i for i, _ in pairs])
+        old_i = xp.asarray([j for _, j in pairs])
+        W[new_i] = old_output.get_param("W")[old_i]
+        b[new_i] = old_output.get_param("b")[old_i]
+    output = Linear(nO=len(tags), nI=nI)
+    output.set_param("W", W)
+    output.set_param("b", b)
+    crf = resize_crf(old_crf, tags, scheme)
+    _replace_layer(model, old_output, output, "output")
+    _replace_layer(model, old_crf, crf, "crf")
+
+
+def _replace_layer(root: Model, old: Model, new: Model, ref: str) -> None:
+    """Put `new` where `old` is in the tree under `root` (and in the refs
+    named `ref`); the layers above it that report its width get the new one."""
+    path = _path_to(root, old)
+    if path is None:
+        raise ValueError(f"Layer {old.name!r} is not part of model {root.name!r}.")
+    parent = path[-2]
+    parent._layers[parent.layers.index(old)] = new
+    for node in root.walk():
+        if node.has_ref(ref) and node.get_ref(ref) is old:
+            node.set_ref(ref, new)
+    n_old, n_new = old.get_dim("nO"), new.get_dim("nO")
+    for node in reversed(path[:-1]):
+        if node.has_dim("nO") and node.maybe_get_dim("nO") == n_old and node.layers[-1] in path + [new]:
+            node.set_dim("nO", n_new, force=True)
+
+
+def _path_to(node: Model, target: Model) -> Optional[List[Model]]:
+    if node is target:
+        return [node]
+    for layer in node.layers:
+        path = _path_to(layer, target)
+        if path is not None:
+            return [node] + path
+    return None
 
 
 @registry.architectures("spacy-crf-ner.BiLSTMCharCNN.v1")

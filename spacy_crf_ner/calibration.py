@@ -5,8 +5,9 @@ probabilities average higher than their precision. Temperature scaling (Guo et
 al. 2017) divides every CRF score by one number T before normalizing; T > 1
 softens the probabilities and leaves the predicted entities unchanged. The
 temperature is fitted on held-out data (never the training data) by
-minimizing the log loss of "this predicted entity is correct", and stored as
-the component's `temperature` setting.
+minimizing the log loss of "this predicted entity is correct" with a bounded
+1-D optimiser over log T, and stored as the component's `temperature` setting
+in the pipeline's config.
 """
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -113,20 +114,63 @@ def log_loss(conf: numpy.ndarray, correct: numpy.ndarray) -> float:
 
 
 def fit_temperature(
-    ner: CRFEntityRecognizer, data: EntityPredictions, grid: Optional[Sequence[float]] = None
+    ner: CRFEntityRecognizer,
+    data: EntityPredictions,
+    bounds: Tuple[float, float] = (0.05, 20.0),
+    tol: float = 1e-4,
 ) -> float:
     """The temperature that minimizes the log loss of entity correctness on
-    `data` (a geometric grid from 0.5 to 8, then a finer grid around the best)."""
-    grid = list(grid) if grid is not None else list(numpy.geomspace(0.5, 8.0, 25))
-    losses = [log_loss(*entity_confidences(ner, data, t)) for t in grid]
-    best = int(numpy.argmin(losses))
-    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-    fine = list(numpy.linspace(lo, hi, 9))
-    fine_losses = [log_loss(*entity_confidences(ner, data, t)) for t in fine]
-    return float(fine[int(numpy.argmin(fine_losses))])
+    `data`, found by a bounded 1-D search (Brent's method) over
+    log-temperature.
+
+    ner (CRFEntityRecognizer): The component whose CRF scores the entities.
+    data (EntityPredictions): Predictions on held-out data, from
+        `collect_predictions`.
+    bounds (Tuple[float, float]): The lowest and highest temperature allowed.
+    tol (float): Tolerance on log-temperature.
+    RETURNS (float): The fitted temperature.
+    """
+    from scipy.optimize import minimize_scalar
+
+    n_entities = sum(len(spans) for spans in data.spans)
+    if n_entities == 0:
+        raise ValueError(
+            f"[{ner.name}] Cannot fit a temperature: the component predicts no entities on the "
+            f"{len(data.spans)} held-out docs, so there is nothing to calibrate. Use held-out data "
+            "with gold entities on which the pipeline finds entities."
+        )
+    lo, hi = bounds
+    if not 0 < lo < hi:
+        raise ValueError(f"[{ner.name}] Temperature bounds must satisfy 0 < low < high, not {bounds}.")
+
+    def loss(log_t: float) -> float:
+        return log_loss(*entity_confidences(ner, data, float(numpy.exp(log_t))))
+
+    result = minimize_scalar(
+        loss, bounds=(numpy.log(lo), numpy.log(hi)), method="bounded", options={"xatol": tol}
+    )
+    return float(numpy.exp(result.x))
+
+
+def check_calibration_data(ner: CRFEntityRecognizer, examples: Sequence[Example]) -> None:
+    """Refuse held-out data with no gold entities: calibrating on it would
+    push every confidence towards 0."""
+    if not any(len(eg.reference.ents) for eg in examples):
+        raise ValueError(
+            f"[{ner.name}] The calibration data ({len(examples)} docs) has no gold entities. "
+            "Calibrate on held-out data annotated with entities (e.g. the dev set), "
+            "never on the training data."
+        )
 
 
 def set_temperature(nlp: Language, component: str, temperature: float) -> None:
-    """Store a fitted temperature in the component and the pipeline config."""
-    nlp.get_pipe(component).cfg["temperature"] = float(temperature)
-    nlp.config["components"][component]["temperature"] = float(temperature)
+    """Store a fitted temperature in the component and in the pipeline's
+    config ([components.NAME] temperature), so that the saved config.cfg
+    holds it and loading the pipeline restores it."""
+    if not temperature > 0:
+        raise ValueError(f"[{component}] temperature must be positive, not {temperature}.")
+    # 6 significant digits survive the JSON of the saved cfg unchanged
+    temperature = float(f"{temperature:.6g}")
+    nlp.get_pipe(component).cfg["temperature"] = temperature
+    # nlp.config is rebuilt from the pipe configs on every access
+    nlp.get_pipe_config(component)["temperature"] = temperature

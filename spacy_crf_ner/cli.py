@@ -1,6 +1,6 @@
 """Command-line helpers, ``python -m spacy_crf_ner COMMAND`` (or
 ``spacy-crf-ner COMMAND``): build-kb, convert-pubtator, annotate, report,
-calibrate and warmup."""
+calibrate, debug-data and warmup."""
 import json
 import logging
 import time
@@ -116,12 +116,13 @@ def report_cli(
     model: str = typer.Argument(..., help="Pipeline name or directory"),
     data_path: Path = typer.Argument(..., help="Gold .spacy file", exists=True),
     output_path: Path = typer.Argument(..., help="HTML file to write"),
-    max_docs: int = typer.Option(50, "--max-docs", help="Sentences shown per kind of error"),
+    max_docs: int = typer.Option(50, "--max-docs", help="Errors shown per kind of error and label pair"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to use, -1 for CPU"),
 ) -> None:
-    """Write an HTML error report: per-type P/R/F, a confusion table and
-    displaCy renderings of gold vs predicted entities, grouped by kind of
-    error (boundary, type, missed, spurious)."""
+    """Write an HTML error report: P/R/F as spacy evaluate computes them, per
+    type, a confusion table, and every error in its sentence, gold beside
+    predicted, with the wrong span outlined, grouped by kind (boundary, type,
+    missed, spurious) and label pair."""
     import spacy
 
     from .report import write_report
@@ -145,6 +146,7 @@ def calibrate_cli(
     import spacy
 
     from .calibration import (
+        check_calibration_data,
         collect_predictions,
         entity_confidences,
         expected_calibration_error,
@@ -154,9 +156,14 @@ def calibrate_cli(
 
     nlp = spacy.load(model)
     ner = nlp.get_pipe(component)
-    data = collect_predictions(nlp, _examples(nlp, data_path), component=component)
+    examples = _examples(nlp, data_path)
+    try:
+        check_calibration_data(ner, examples)
+        data = collect_predictions(nlp, examples, component=component)
+        temperature = fit_temperature(ner, data)
+    except ValueError as err:
+        msg.fail("Cannot calibrate", str(err), exits=1)
     before = expected_calibration_error(*entity_confidences(ner, data, ner.cfg.get("temperature", 1.0)))
-    temperature = fit_temperature(ner, data)
     after = expected_calibration_error(*entity_confidences(ner, data, temperature))
     set_temperature(nlp, component, temperature)
     nlp.to_disk(output_dir)
@@ -164,6 +171,32 @@ def calibrate_cli(
         f"temperature = {temperature:.3f}; ECE on {data_path} (in-sample): {before:.3f} -> {after:.3f}. "
         f"Saved to {output_dir}"
     )
+
+
+@app.command(
+    "debug-data", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def debug_data_cli(
+    ctx: typer.Context,
+    config_path: Path = typer.Argument(..., help="Training config", exists=True, dir_okay=False),
+    iob: Optional[List[Path]] = typer.Option(
+        None, "--iob", help="IOB/BIO file to check before `spacy convert` (repeatable)", exists=True, dir_okay=False
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-V", help="Show label counts and every offending example"),
+) -> None:
+    """Check the training and evaluation data of a config's crf_ner
+    components: spaCy's NER checks (`spacy debug data` only checks "ner")
+    plus invalid tag sequences, entities over whitespace tokens, mentions a
+    reader dropped, docs longer than the transformer window and partial
+    annotation. Config overrides as for spacy train, e.g. --paths.train x.spacy.
+    Exits with 1 if a check fails, as spacy debug data does."""
+    from spacy.cli._util import parse_config_overrides
+
+    from .debug_data import debug_data
+
+    findings = debug_data(config_path, overrides=parse_config_overrides(ctx.args), iob_paths=iob or [], verbose=verbose)
+    if findings["summary"]["errors"]:
+        raise typer.Exit(1)
 
 
 @app.command("warmup")

@@ -23,8 +23,15 @@ WORDPIECES = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 @pytest.fixture(scope="session")
 def tiny_transformer(tmp_path_factory) -> Path:
-    """A small random BERT and its tokenizer, saved locally (no download)."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    """A small random BERT and its tokenizer, saved locally (no download).
+    Needs the [transformers] extra."""
+    pytest.importorskip("spacy_transformers")
+    transformers = pytest.importorskip("transformers")
+    BertConfig, BertModel, BertTokenizerFast = (
+        transformers.BertConfig,
+        transformers.BertModel,
+        transformers.BertTokenizerFast,
+    )
 
     path = tmp_path_factory.mktemp("tiny-bert")
     chars = sorted(set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,?!'-"))

@@ -1,15 +1,19 @@
 import numpy
 import pytest
 import spacy
+import srsly
 from spacy.lang.en import English
+from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.util import make_tempdir
 
 from spacy_crf_ner.calibration import (
+    check_calibration_data,
     collect_predictions,
     entity_confidences,
     expected_calibration_error,
     fit_temperature,
+    log_loss,
     set_temperature,
 )
 
@@ -67,8 +71,65 @@ def test_fit_temperature_prefers_confident_when_all_correct(nlp_examples):
     nlp, examples = nlp_examples
     ner = nlp.get_pipe("crf_ner")
     data = collect_predictions(nlp, examples)
-    # every prediction is right, so the sharpest temperature on the grid wins
-    assert fit_temperature(ner, data, grid=[0.5, 1.0, 2.0, 4.0]) <= 1.0
-    # flag every prediction wrong: now the softest temperature wins
+    # every prediction is right, so sharper is better
+    assert fit_temperature(ner, data) <= 1.0
+    # flag every prediction wrong: now softer is better
     data.correct = [[False] * len(c) for c in data.correct]
-    assert fit_temperature(ner, data, grid=[0.5, 1.0, 2.0, 4.0]) >= 2.0
+    assert fit_temperature(ner, data) >= 2.0
+
+
+def test_fit_temperature_finds_the_minimum(nlp_examples):
+    nlp, examples = nlp_examples
+    ner = nlp.get_pipe("crf_ner")
+    data = collect_predictions(nlp, examples)
+    # one right, the others wrong: an interior optimum
+    data.correct = [[i == 0 for i, _ in enumerate(c)] for c in data.correct]
+    fitted = fit_temperature(ner, data)
+    grid = numpy.geomspace(0.05, 20.0, 200)
+    losses = [log_loss(*entity_confidences(ner, data, t)) for t in grid]
+    assert 0.05 < fitted < 20.0
+    assert log_loss(*entity_confidences(ner, data, fitted)) <= min(losses) + 1e-6
+
+
+def test_fit_temperature_refuses_no_entities(nlp_examples):
+    nlp, examples = nlp_examples
+    ner = nlp.get_pipe("crf_ner")
+    data = collect_predictions(nlp, examples)
+    empty = data.subset([])
+    with pytest.raises(ValueError, match=r"\[crf_ner\] Cannot fit a temperature"):
+        fit_temperature(ner, empty)
+    no_gold = [Example.from_dict(nlp.make_doc("Nothing here."), {"entities": []})]
+    with pytest.raises(ValueError, match=r"\[crf_ner\] The calibration data .* has no gold entities"):
+        check_calibration_data(ner, no_gold)
+
+
+def test_calibrate_command_writes_the_config(nlp_examples, tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_crf_ner.cli import app
+
+    nlp, examples = nlp_examples
+    nlp.to_disk(tmp_path / "model")
+    # flag all but the first entity wrong so the temperature moves off 1.0
+    dev = DocBin(docs=[eg.reference for eg in examples])
+    dev.to_disk(tmp_path / "dev.spacy")
+    result = CliRunner().invoke(app, ["calibrate", str(tmp_path / "model"), str(tmp_path / "dev.spacy"), str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    saved = spacy.util.load_config(tmp_path / "out" / "config.cfg")
+    loaded = spacy.load(tmp_path / "out")
+    ner = loaded.get_pipe("crf_ner")
+    assert saved["components"]["crf_ner"]["temperature"] == ner.cfg["temperature"] != 1.0
+    assert srsly.read_json(tmp_path / "out" / "crf_ner" / "cfg")["temperature"] == ner.cfg["temperature"]
+    # the same predictions as the calibrated pipeline in memory
+    calibrated = spacy.load(tmp_path / "model")
+    set_temperature(calibrated, "crf_ner", ner.cfg["temperature"])
+    text = TRAIN_DATA[1][0]
+    assert [e._.crf_confidence for e in loaded(text).ents] == pytest.approx(
+        [e._.crf_confidence for e in calibrated(text).ents]
+    )
+    # data without entities is refused with one clear message
+    DocBin(docs=[nlp.make_doc("Nothing here.")]).to_disk(tmp_path / "empty.spacy")
+    result = CliRunner().invoke(app, ["calibrate", str(tmp_path / "model"), str(tmp_path / "empty.spacy"), str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert "no gold entities" in result.output
+    assert not (tmp_path / "x").exists()

@@ -78,13 +78,14 @@ def test_report_renders_in_a_browser(tmp_path):
     gold = nlp.make_doc("Sarah flew to Paris and Rome.")
     gold.ents = [Span(gold, 0, 1, "PER"), Span(gold, 3, 4, "LOC")]
     page = write_report(nlp, [Example(nlp.make_doc(gold.text), gold)], tmp_path / "report.html")
-    shot = tmp_path / "report.png"
-    subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900",
-         f"--screenshot={shot}", page.as_uri()],
-        check=True, capture_output=True, timeout=120,
-    )
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    for width in (1200, 390):  # desktop and phone
+        shot = tmp_path / f"report-{width}.png"
+        subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},900",
+             f"--screenshot={shot}", page.as_uri()],
+            check=True, capture_output=True, timeout=120,
+        )
+        data = shot.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

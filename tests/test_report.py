@@ -27,4 +27,40 @@ def test_report_html():
     assert "Type errors (1 in 1 documents)" in page
     assert "Missed errors (1 in 1 documents)" in page
     assert "Spurious errors (0 in 0 documents)" in page
-    assert page.count("<h3>gold</h3>") == 2  # the sentence, under type and under missed
+    # one rendering per error, the wrong span outlined on each side
+    assert page.count("class='err-item'") == 2
+    assert "type: gold <b>PER</b> “Sarah”, predicted <b>ORG</b> “Sarah”" in page
+    assert page.count("ent wrong") == 3  # type: gold and predicted; missed: gold
+    assert "class='gap'" in page  # the missed entity, underlined on the predicted side
+    assert "href='#type'" in page and "id='type-0'" in page
+
+
+def test_report_scores_equal_spacy_evaluate(tmp_path):
+    """On a corpus whose tokens differ from the tokenizer's (unknown spaces,
+    as from `spacy convert`), the report scores the corpus's tokens, as
+    `spacy evaluate` does."""
+    from spacy.cli.evaluate import evaluate
+    from spacy.tokens import Doc, DocBin
+
+    from spacy_crf_ner.cli import _examples
+
+    nlp = English()
+    nlp.add_pipe("entity_ruler").add_patterns(
+        [{"label": "LOC", "pattern": [{"ORTH": "New-York"}]}, {"label": "PER", "pattern": "Sarah"}]
+    )
+    docs = []
+    for words, ents in [
+        (["Sarah", "left", "New-York", "."], [(0, 1, "PER"), (2, 3, "LOC")]),
+        (["New-York", "and", "Sarah", "'s", "dog"], [(0, 1, "LOC")]),
+        (["Bob", "saw", "New-York"], [(0, 1, "PER"), (2, 3, "LOC")]),
+    ]:
+        doc = Doc(nlp.vocab, words=words)  # spaces unknown
+        doc.ents = [Span(doc, s, e, label) for s, e, label in ents]
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(tmp_path / "dev.spacy")
+    nlp.to_disk(tmp_path / "model")
+    scores = evaluate(str(tmp_path / "model"), tmp_path / "dev.spacy")
+    assert 0 < scores["ents_f"] < 1
+    page = build_report(nlp, _examples(nlp, tmp_path / "dev.spacy"))
+    expected = f"P {100 * scores['ents_p']:.2f}, R {100 * scores['ents_r']:.2f}, F {100 * scores['ents_f']:.2f}"
+    assert expected in page

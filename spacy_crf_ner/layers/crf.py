@@ -84,6 +84,39 @@ def set_crf_tags(model: Model, tags: Sequence[str], scheme: str) -> None:
         )
 
 
+def resize_crf(model: Model, tags: Sequence[str], scheme: str) -> Model:
+    """A new CRF layer over `tags` that keeps the transition, start and end
+    scores of every tag it shares (by name) with `model`; scores involving a
+    new tag start at 0, and the scheme's constraints are recomputed from the
+    new tags. A new layer (not a resized one) so that an optimizer's state for
+    the old parameters does not clash with the new shapes.
+
+    model (Model): An initialized CRF layer.
+    tags (Sequence[str]): The new tag inventory.
+    scheme (str): The tag scheme.
+    RETURNS (Model): The new, initialized CRF layer.
+    """
+    old_tags = list(model.attrs["tags"])
+    new = build_crf(scheme=scheme, nO=len(tags))
+    set_crf_tags(new, tags, scheme)
+    new.initialize()
+    old_index = {tag: i for i, tag in enumerate(old_tags)}
+    pairs = [(i, old_index[t]) for i, t in enumerate(tags) if t in old_index]
+    if pairs:
+        ops = model.ops
+        new_i = ops.xp.asarray([i for i, _ in pairs])
+        old_i = ops.xp.asarray([j for _, j in pairs])
+        W = new.get_param("transitions").copy()
+        W[new_i[:, None], new_i[None, :]] = model.get_param("transitions")[old_i[:, None], old_i[None, :]]
+        new.set_param("transitions", W)
+        for name in ("start", "end"):
+            p = new.get_param(name).copy()
+            p[new_i] = model.get_param(name)[old_i]
+            new.set_param(name, p)
+    new.name = model.name
+    return new
+
+
 @lru_cache(maxsize=64)
 def _masks(scheme: str, tags: Tuple[str, ...]) -> Tuple[numpy.ndarray, ...]:
     trans, start, end = allowed_transitions(scheme, tags)

@@ -1,6 +1,8 @@
 """What `crf_ner` and `crf_tagger` share: a TrainablePipe whose model ends in
 the CRF layer, trained by the CRF's exact negative log-likelihood and decoded
 by Viterbi under the tag scheme's constraints."""
+import logging
+import math
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -20,6 +22,18 @@ from thinc.types import Floats2d, Ints1d
 from ..layers.crf import CRFPosteriors, crf_decode, crf_loss, set_crf_tags
 from ..schemes import tag_names
 
+logger = logging.getLogger("spacy_crf_ner")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9)
+    return a == b
+
+
+def _show(value: Any) -> str:
+    return repr(round(value, 10)) if isinstance(value, float) else repr(value)
+
 
 class CRFBatch:
     """What `predict` returns: the best paths, and posteriors when asked."""
@@ -36,6 +50,10 @@ class CRFSequenceLabeler(TrainablePipe):
     (`set_annotations`)."""
 
     scheme_default = "BIO"
+    # Keys of self.cfg that come from the component's config (so from the
+    # arguments of spacy.load(..., config=...)) rather than from the saved cfg,
+    # which only restores what training learned (labels, scheme).
+    settings: Tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -53,6 +71,9 @@ class CRFSequenceLabeler(TrainablePipe):
         self.scorer = scorer
         self.cfg: Dict[str, Any] = {"labels": [], "scheme": scheme, **cfg}
         self._tag_index: Dict[str, int] = {}
+        # The teacher of `rehearse`: a copy of the model, set by
+        # nlp.resume_training().
+        self._rehearsal_model: Optional[Model] = None
 
     # -- labels ----------------------------------------------------------
     @property
@@ -73,19 +94,32 @@ class CRFSequenceLabeler(TrainablePipe):
         return self.model.get_ref("crf")
 
     def add_label(self, label: str) -> int:
+        """Add a label. On an initialized component the model grows: the
+        output layer gets the new tags' columns and the CRF their transitions,
+        the tag scheme's constraints are recomputed, and every existing tag
+        keeps its weights, so training can continue (as with spaCy's `ner`).
+
+        label (str): The label to add.
+        RETURNS (int): 0 if the label is already present, otherwise 1.
+        """
         if not isinstance(label, str):
             raise ValueError(Errors.E187)
         if label in self.labels:
             return 0
-        if self.crf.has_param("transitions") and self.crf.get_param("transitions") is not None:
+        initialized = self.crf.has_param("transitions") and self.crf.get_param("transitions") is not None
+        if initialized and not self.model.has_ref("output"):
             raise ValueError(
-                f"[{self.name}] Cannot add label {label!r} to a trained model: the "
-                "CRF's tag set is fixed once it is initialized. Give all labels before "
-                "`nlp.initialize()` (or in [initialize.components.{self.name}.labels])."
+                f"[{self.name}] Cannot add label {label!r} to the initialized model "
+                f"{self.model.name!r}: it has no 'output' layer to resize. Give all labels "
+                f"before `nlp.initialize()` (or in [initialize.components.{self.name}.labels])."
             )
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         self._tag_index = {}
+        if initialized:
+            from ..architectures import resize_emission_scorer
+
+            resize_emission_scorer(self.model, self.tags, self.cfg["scheme"])
         return 1
 
     def tag_index(self) -> Dict[str, int]:
@@ -172,6 +206,57 @@ class CRFSequenceLabeler(TrainablePipe):
         losses[self.name] += loss
         return losses
 
+    def rehearse(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Keep the model close to what it predicted before training resumed
+        (against "catastrophic forgetting"): the teacher is the copy of the
+        model that `nlp.resume_training()` made, and the student is trained
+        on the teacher's best (Viterbi) tag paths for the examples' texts, by
+        the same CRF loss as `update`. Tags the teacher does not know (labels
+        added since) are never its answer; the gold annotations are not used.
+
+        examples (Iterable[Example]): Examples whose predicted docs are tagged
+            by the teacher.
+        drop (float): The dropout rate.
+        sgd (Optional[Optimizer]): The optimizer.
+        losses (Optional[Dict[str, float]]): Losses to add to, by component.
+        RETURNS (Dict[str, float]): The updated losses.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.rehearse")
+        if self._rehearsal_model is None:
+            raise ValueError(
+                f"[{self.name}] rehearse needs a teacher model: call `nlp.resume_training()` "
+                "before `nlp.rehearse()` (it keeps a copy of the current model), or train "
+                "with `nlp.update()` on examples that include the old annotations."
+            )
+        docs = [eg.predicted for eg in examples]
+        if not any(len(doc) for doc in docs):
+            return losses
+        teacher_crf = self._rehearsal_model.get_ref("crf")
+        teacher_tags = list(teacher_crf.attrs["tags"])
+        index = self.tag_index()
+        to_student = numpy.asarray([index[t] for t in teacher_tags], dtype="int64")
+        teacher_paths = crf_decode(teacher_crf, self._rehearsal_model.predict(docs))
+        gold = [to_student[self.model.ops.to_numpy(path)] for path in teacher_paths]
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update(docs)
+        loss, d_scores = crf_loss(self.crf, scores, gold, accumulate=True)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
     def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         examples = list(examples)
         validate_examples(examples, f"{type(self).__name__}.get_loss")
@@ -218,6 +303,25 @@ class CRFSequenceLabeler(TrainablePipe):
             self.vocab.strings.add(label)
 
     # -- serialization ----------------------------------------------------
+    def _load_cfg(self, saved: Dict[str, Any]) -> None:
+        """Take the saved cfg, except the settings, which keep the values the
+        component was built with from the pipeline's config: that is what
+        `spacy.load(path, config={"components": {NAME: {...}}})` and
+        `spacy find-threshold` change, and `nlp.config` shows."""
+        current = {key: self.cfg[key] for key in self.settings if key in self.cfg}
+        for key, value in current.items():
+            if key in saved and not _same(saved[key], value):
+                # A temperature differing from the config's comes from a
+                # pipeline calibrated before `calibrate` wrote the config.
+                log = logger.warning if key == "temperature" else logger.info
+                log(
+                    "[%s] Using %s = %s from the pipeline's config, not the %s in its saved cfg. "
+                    "To keep the saved value, set [components.%s] %s = %s in config.cfg.",
+                    self.name, key, _show(value), _show(saved[key]), self.name, key, _show(saved[key]),
+                )
+        self.cfg.update(saved)
+        self.cfg.update(current)
+
     def _restore_tags(self) -> None:
         self._tag_index = {}
         if self.labels:
@@ -233,7 +337,7 @@ class CRFSequenceLabeler(TrainablePipe):
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "CRFSequenceLabeler":
         deserialize = {
-            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
+            "cfg": lambda b: self._load_cfg(srsly.json_loads(b)),
             "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
             "model": lambda b: self.model.from_bytes(b),
         }
@@ -258,7 +362,7 @@ class CRFSequenceLabeler(TrainablePipe):
                 raise ValueError(Errors.E149) from None
 
         deserialize = {
-            "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
+            "cfg": lambda p: self._load_cfg(srsly.read_json(p)),
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
             "model": load_model,
         }

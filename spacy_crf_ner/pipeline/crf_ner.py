@@ -52,7 +52,18 @@ if not Span.has_extension(CONFIDENCE_ATTR):
         "temperature": 1.0,
         "scorer": {"@scorers": "spacy-crf-ner.ner_scorer.v1"},
     },
-    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+    default_score_weights={
+        "ents_f": 1.0,
+        "ents_p": 0.0,
+        "ents_r": 0.0,
+        "ents_per_type": None,
+        # Reported for `spacy find-threshold` and `spacy evaluate`, never
+        # weighed into the training score.
+        "spans_crf_spans_f": None,
+        "spans_crf_spans_p": None,
+        "spans_crf_spans_r": None,
+        "spans_crf_spans_per_type": None,
+    },
 )
 def make_crf_ner(
     nlp: Language,
@@ -72,8 +83,11 @@ def make_crf_ner(
         whose constraints it enforces in training and decoding.
     spans_key (Optional[str]): If set, every span whose probability is at least
         `span_threshold` is stored in doc.spans[spans_key], with its probability
-        in the group's attrs["scores"]. None to skip.
-    span_threshold (float): The probability threshold for doc.spans.
+        in the group's attrs["scores"], and scored as spans_<key>_p/r/f. None
+        to skip.
+    span_threshold (float): The probability threshold for doc.spans. Tune it
+        with `spacy find-threshold MODEL DATA crf_ner span_threshold
+        spans_crf_spans_f`.
     temperature (float): Divides the CRF's scores when computing probabilities
         (not when decoding); > 1 softens overconfident probabilities. Fit it on
         held-out data with `spacy_crf_ner.calibration.fit_temperature`.
@@ -98,6 +112,9 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
     Entities already on the Doc (from an entity_ruler, say) are kept, and
     decoding is forced to agree with them.
     """
+
+    # Settings that the config given at load time decides, not the saved cfg.
+    settings = ("spans_key", "span_threshold", "temperature")
 
     def __init__(
         self,

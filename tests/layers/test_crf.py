@@ -363,3 +363,30 @@ def test_gpu_matches_cpu():
     numpy.testing.assert_allclose(cupy.asnumpy(d[0]), want_d[0], atol=1e-5)
     paths = crf_decode(gpu, [cupy.asarray(x) for x in xs])
     assert [list(cupy.asnumpy(p)) for p in paths] == [list(p) for p in golds]
+
+
+def test_resize_crf_maps_tags_by_name():
+    from spacy_crf_ner.layers.crf import build_crf, constrained_scores, resize_crf, set_crf_tags
+
+    old_tags = ["O", "B-PER", "I-PER"]
+    crf = build_crf(scheme="BIO", nO=3)
+    set_crf_tags(crf, old_tags, "BIO")
+    crf.initialize()
+    rng = numpy.random.default_rng(0)
+    crf.set_param("transitions", rng.normal(size=(3, 3)).astype("float32"))
+    crf.set_param("start", rng.normal(size=3).astype("float32"))
+    crf.set_param("end", rng.normal(size=3).astype("float32"))
+    new_tags = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    new = resize_crf(crf, new_tags, "BIO")
+    assert new is not crf and new.get_dim("nO") == 5 and new.attrs["tags"] == new_tags
+    old_i = {t: i for i, t in enumerate(old_tags)}
+    for a, t in enumerate(new_tags):
+        for b, u in enumerate(new_tags):
+            want = crf.get_param("transitions")[old_i[t], old_i[u]] if t in old_i and u in old_i else 0.0
+            assert new.get_param("transitions")[a, b] == want
+        if t in old_i:
+            assert new.get_param("start")[a] == crf.get_param("start")[old_i[t]]
+            assert new.get_param("end")[a] == crf.get_param("end")[old_i[t]]
+    trans, start, _ = constrained_scores(new)
+    assert trans[3, 2] == -numpy.inf  # B-PER -> I-LOC
+    assert start[2] == -numpy.inf

@@ -91,8 +91,80 @@ def test_explicit_labels():
     nlp.initialize(get_examples=lambda: examples)
     assert ner.labels == ("PERSON", "LOC")
     assert ner.tags == ["O", "B-PERSON", "I-PERSON", "B-LOC", "I-LOC"]
-    with pytest.raises(ValueError, match="Cannot add label 'ORG'"):
-        ner.add_label("ORG")
+
+
+ORG_DATA = [
+    ("I work at Acme Group now.", {"entities": [(10, 20, "ORG")]}),
+    ("Shaka Khan joined Acme Group today.", {"entities": [(0, 10, "PERSON"), (18, 28, "ORG")]}),
+]
+
+
+def test_add_label_after_initialize_resizes_and_keeps_weights():
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner", config={"scheme": "BIO"})
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    for _ in range(20):
+        nlp.update(examples, sgd=optimizer)
+    old_tags = list(ner.tags)
+    W_old = ner.model.get_ref("output").get_param("W").copy()
+    T_old = ner.crf.get_param("transitions").copy()
+    before = [(e.text, e.label_) for e in nlp("Sarah Jane Smith flew to Paris.").ents]
+    assert ner.add_label("ORG") == 1
+    assert ner.add_label("ORG") == 0
+    assert ner.tags == old_tags + ["B-ORG", "I-ORG"]
+    K = len(ner.tags)
+    assert ner.model.get_ref("output").get_param("W").shape[0] == K
+    assert ner.crf.get_param("transitions").shape == (K, K)
+    assert ner.crf.attrs["tags"] == ner.tags
+    new = {t: i for i, t in enumerate(ner.tags)}
+    for i, t in enumerate(old_tags):
+        assert (ner.model.get_ref("output").get_param("W")[new[t]] == W_old[i]).all()
+        for j, u in enumerate(old_tags):
+            assert ner.crf.get_param("transitions")[new[t], new[u]] == T_old[i, j]
+    # the scheme's constraints cover the new tags: I-ORG never follows B-LOC
+    from spacy_crf_ner.layers.crf import constrained_scores
+
+    trans, start, _ = constrained_scores(ner.crf)
+    assert trans[new["B-LOC"], new["I-ORG"]] == -numpy.inf and start[new["I-ORG"]] == -numpy.inf
+    assert [(e.text, e.label_) for e in nlp("Sarah Jane Smith flew to Paris.").ents] == before
+    # training continues, with the same optimizer, and learns the new label
+    examples += make_examples(nlp, ORG_DATA)
+    for _ in range(40):
+        nlp.update(examples, sgd=optimizer)
+    doc = nlp("Shaka Khan joined Acme Group today.")
+    assert [(e.text, e.label_) for e in doc.ents] == [("Shaka Khan", "PERSON"), ("Acme Group", "ORG")]
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        loaded = spacy.load(d)
+        assert loaded.get_pipe("crf_ner").tags == ner.tags
+        assert [(e.text, e.label_) for e in loaded("Shaka Khan joined Acme Group today.").ents] == [
+            (e.text, e.label_) for e in doc.ents
+        ]
+
+
+def test_rehearse():
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner")
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    for _ in range(30):
+        nlp.update(examples, sgd=optimizer)
+    with pytest.raises(ValueError, match=r"\[crf_ner\] rehearse needs a teacher model: call `nlp.resume_training\(\)`"):
+        nlp.rehearse(examples)
+    text = "Sarah Jane Smith flew to Paris."
+    before = [(e.text, e.label_) for e in nlp(text).ents]
+    optimizer = nlp.resume_training()
+    ner.add_label("ORG")
+    raw = [Example(nlp.make_doc(t), nlp.make_doc(t)) for t, _ in TRAIN_DATA]
+    W = ner.model.get_ref("output").get_param("W").copy()
+    for _ in range(10):
+        losses = nlp.rehearse(raw, sgd=optimizer)
+        nlp.update(make_examples(nlp, ORG_DATA), sgd=optimizer)
+    assert losses["crf_ner"] > 0.0
+    assert not (ner.model.get_ref("output").get_param("W") == W).all()
+    # the teacher's answers on the old texts are kept while ORG is learned
+    assert [(e.text, e.label_) for e in nlp(text).ents] == before
 
 
 def test_initialize_labels_argument():
@@ -244,3 +316,44 @@ def test_multiprocess_pipe():
     assert [[x[:2] for x in d] for d in single] == [[x[:2] for x in d] for d in multi]
     for a, b in zip(single, multi):
         assert [x[2] for x in a] == pytest.approx([x[2] for x in b], abs=1e-6)
+
+
+def test_settings_given_at_load_time_take_effect():
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=10)
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        overrides = {"span_threshold": 0.6, "temperature": 2.5, "spans_key": "probable"}
+        loaded = spacy.load(d, config={"components": {"crf_ner": overrides}})
+        ner = loaded.get_pipe("crf_ner")
+        for key, value in overrides.items():
+            assert ner.cfg[key] == value
+            assert loaded.config["components"]["crf_ner"][key] == value
+        assert ner.labels == nlp.get_pipe("crf_ner").labels
+        doc = loaded("Sarah Jane Smith flew to Paris.")
+        assert all(s >= 0.6 for s in doc.spans["probable"].attrs["scores"])
+        # from_bytes too
+        ner2 = English().add_pipe("crf_ner", config={"span_threshold": 0.3})
+        ner2.from_bytes(nlp.get_pipe("crf_ner").to_bytes())
+        assert ner2.cfg["span_threshold"] == 0.3 and ner2.labels == ner.labels
+
+
+def test_saved_temperature_differing_from_config_is_reported(caplog):
+    """A pipeline calibrated before `calibrate` wrote the config: the config
+    decides, and the saved value is named in a warning."""
+    import srsly
+
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=2)
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        cfg = srsly.read_json(d / "crf_ner" / "cfg")
+        cfg["temperature"] = 1.7
+        srsly.write_json(d / "crf_ner" / "cfg", cfg)
+        with caplog.at_level("WARNING", logger="spacy_crf_ner"):
+            loaded = spacy.load(d)
+    assert loaded.get_pipe("crf_ner").cfg["temperature"] == 1.0
+    assert "[crf_ner] Using temperature = 1.0 from the pipeline's config, not the 1.7" in caplog.text
+    assert "temperature = 1.7 in config.cfg" in caplog.text

@@ -75,3 +75,20 @@ def test_explicit_labels():
         tagger.add_label(label)
     nlp.initialize(get_examples=lambda: make_examples(nlp))
     assert tagger.labels == ("V", "N", "J")
+
+
+def test_add_label_after_initialize():
+    nlp = English()
+    tagger = nlp.add_pipe("crf_tagger")
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    for _ in range(30):
+        nlp.update(examples, sgd=optimizer)
+    assert tagger.add_label("D") == 1
+    assert tagger.tags == ["J", "N", "V", "D"]
+    assert tagger.crf.get_param("transitions").shape == (4, 4)
+    assert [t.tag_ for t in nlp("I like blue eggs")] == ["N", "V", "J", "N"]
+    examples += make_examples(nlp, [("Eat the ham", {"tags": ["V", "D", "N"]})])
+    for _ in range(30):
+        nlp.update(examples, sgd=optimizer)
+    assert [t.tag_ for t in nlp("Eat the eggs")] == ["V", "D", "N"]
