@@ -8,7 +8,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
-from ..layers.crf import CRFPosteriors, span_begin_inside
+from ..layers.crf import CRFPosteriors
 from ..schemes import (
     biluo_to_scheme,
     continuation_tags,
@@ -193,29 +193,12 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
                 doc.spans[key] = SpanGroup(doc, name=key, attrs={"scores": []})
 
     def _probable_spans(self, doc: Doc, post: CRFPosteriors, b: int) -> SpanGroup:
-        """Every span with probability >= span_threshold, found exactly: a
-        span's probability is at most the marginal of its first tag (B-X or
-        U-X) and of each continuing tag, so no other span can pass."""
+        """Every span with probability >= span_threshold, found exactly in time
+        linear in the length of the doc (see `CRFPosteriors.probable_spans`:
+        at most len(labels) / span_threshold steps per token)."""
         threshold = max(self.cfg["span_threshold"], 1e-12)
         key = self.cfg["spans_key"]
-        marg = self.model.ops.to_numpy(post.token_marginals(b))
-        begin, inside = span_begin_inside(self.cfg["scheme"], self.tags)
-        found: List[Tuple[float, int, int, str]] = []
-        n = len(doc)
-        for label in self.labels:
-            p_begin = marg[:, begin[label]].sum(axis=1)
-            p_inside = marg[:, inside[label]].sum(axis=1)
-            for start in numpy.flatnonzero(p_begin >= threshold).tolist():
-                end = start + 1
-                while True:
-                    p = post.span_prob(b, start, end, label)
-                    if p >= threshold:
-                        found.append((p, start, end, label))
-                    if end >= n or p_inside[end] < threshold:
-                        break
-                    end += 1
-        found.sort(key=lambda x: (x[1], x[2], x[3]))
+        found = post.probable_spans(b, self.labels, threshold)
         spans = [Span(doc, s, e, label=label) for _, s, e, label in found]
         scores = numpy.asarray([p for p, _, _, _ in found], dtype="float32")
         return SpanGroup(doc, name=key, spans=spans, attrs={"scores": scores})
-

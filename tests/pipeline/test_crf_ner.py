@@ -244,3 +244,42 @@ def test_multiprocess_pipe():
     assert [[x[:2] for x in d] for d in single] == [[x[:2] for x in d] for d in multi]
     for a, b in zip(single, multi):
         assert [x[2] for x in a] == pytest.approx([x[2] for x in b], abs=1e-6)
+
+
+def make_uncertain(nlp, ner):
+    """Emissions that say "some entity" everywhere but never which: every
+    token may open or continue an entity of either label."""
+    nlp.initialize(get_examples=lambda: make_examples(nlp))
+    out = ner.model.get_ref("output")
+    out.set_param("W", numpy.zeros_like(out.get_param("W")))
+    b = numpy.zeros_like(out.get_param("b"))
+    b[ner.tags.index("O")] = -10.0
+    out.set_param("b", b)
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
+def test_span_search_linear_on_uncertain_doc(scheme, monkeypatch):
+    from spacy_crf_ner.layers.crf import CRFPosteriors
+
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner", config={"scheme": scheme})
+    make_uncertain(nlp, ner)
+    steps = []
+    search = CRFPosteriors.probable_spans
+
+    def spy(self, b, labels, threshold):
+        found = search(self, b, labels, threshold)
+        steps.append(self.search_steps)
+        return found
+
+    monkeypatch.setattr(CRFPosteriors, "probable_spans", spy)
+    words = ["🤖", "⟨", "ℵ", "∰", "🙃", "§"] * 500
+    doc = nlp(Doc(nlp.vocab, words=words))
+    T = len(doc)
+    group = doc.spans["crf_spans"]
+    # ~2 spans per token pass the threshold, and ~6 steps per token find them
+    assert 1.5 * T <= len(group) <= 3 * T
+    assert len(steps) == 1
+    assert steps[0] <= T * (1 + len(ner.labels) / ner.cfg["span_threshold"])
+    for ent in doc.ents:
+        assert 0.0 <= ent._.crf_confidence <= 1.0
