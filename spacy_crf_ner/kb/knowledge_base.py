@@ -19,6 +19,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 import numpy
 import srsly
 
+from .validation import FIX, ModelDataError, Where, validate_kb
+
 logger = logging.getLogger("spacy_crf_ner")
 
 KB_FORMATS = ("jsonl", "tsv", "csv")
@@ -225,21 +227,23 @@ class KnowledgeBase:
         }
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "KnowledgeBase":
+    def from_dict(cls, data: Dict[str, Any], where: Optional[Where] = None) -> "KnowledgeBase":
         """data (Dict[str, Any]): As returned by :meth:`to_dict`.
+        where (Optional[Callable[[str], str]]): Names the source of a field in
+            errors (e.g. its file).
         RETURNS (KnowledgeBase): The KB.
+        RAISES (ModelDataError): If the data is not a valid KB.
         """
+        data = validate_kb(data, where or (lambda field: f"knowledge base data (field '{field}')"))
         kb = cls()
-        kb.ids = list(data["ids"])
-        kb.names = list(data["names"])
+        kb.ids = data["ids"]
+        kb.names = data["names"]
         kb.types = [tuple(t) for t in data["types"]]
-        kb.descriptions = list(data["descriptions"])
+        kb.descriptions = data["descriptions"]
         kb._id_to_index = {entity_id: i for i, entity_id in enumerate(kb.ids)}
-        kb.alias_texts = list(data["alias_texts"])
-        kb.alias_entities = numpy.asarray(data["alias_entities"]).tolist()
-        kb.alias_counts = numpy.asarray(data["alias_counts"]).tolist()
-        if not (len(kb.alias_texts) == len(kb.alias_entities) == len(kb.alias_counts)):
-            raise ValueError("entity_normalizer: corrupt knowledge base: alias arrays differ in length.")
+        kb.alias_texts = data["alias_texts"]
+        kb.alias_entities = data["alias_entities"].tolist()
+        kb.alias_counts = data["alias_counts"].tolist()
         kb._pair_index = None
         return kb
 
@@ -270,17 +274,43 @@ class KnowledgeBase:
     def from_disk(cls, path: Union[str, Path]) -> "KnowledgeBase":
         """path (Union[str, Path]): A directory written by :meth:`to_disk`.
         RETURNS (KnowledgeBase): The KB.
+        RAISES (ModelDataError): If a file is missing, unreadable or invalid.
         """
         path = Path(path)
         if not (path / "strings.msgpack").exists():
             raise FileNotFoundError(
                 f"entity_normalizer: no knowledge base in {path} (strings.msgpack missing). "
-                "Build one with `python -m spacy_crf_ner build-kb KB_FILE OUT_DIR`."
+                "Build one with `python -m spacy_crf_ner build-kb KB_FILE OUT_DIR`, or re-save "
+                "the pipeline."
             )
-        data = dict(srsly.read_msgpack(path / "strings.msgpack"))
-        data["alias_entities"] = numpy.load(path / "alias_entities.npy", allow_pickle=False)
-        data["alias_counts"] = numpy.load(path / "alias_counts.npy", allow_pickle=False)
-        return cls.from_dict(data)
+        data = read_msgpack_dict(path / "strings.msgpack")
+        for name in ("alias_entities", "alias_counts"):
+            data[name] = read_npy(path / f"{name}.npy")
+        files = {"alias_entities": "alias_entities.npy", "alias_counts": "alias_counts.npy"}
+        return cls.from_dict(data, lambda field: str(path / files.get(field, "strings.msgpack")))
+
+
+def read_msgpack_dict(path: Path) -> Dict[str, Any]:
+    """A msgpack file holding a mapping, or a ModelDataError naming it."""
+    try:
+        data = srsly.read_msgpack(path)
+    except FileNotFoundError:
+        raise ModelDataError(f"entity_normalizer: {path} is missing. {FIX}") from None
+    except Exception as err:  # msgpack raises many types on damaged input
+        raise ModelDataError(f"entity_normalizer: cannot read {path} ({type(err).__name__}: {err}). {FIX}") from None
+    if not isinstance(data, dict):
+        raise ModelDataError(f"entity_normalizer: {path} does not hold a mapping. {FIX}")
+    return dict(data)
+
+
+def read_npy(path: Path) -> numpy.ndarray:
+    """A .npy array (never pickled objects), or a ModelDataError naming it."""
+    try:
+        return numpy.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ModelDataError(f"entity_normalizer: {path} is missing. {FIX}") from None
+    except Exception as err:  # damaged headers or data raise several types
+        raise ModelDataError(f"entity_normalizer: cannot read {path} ({type(err).__name__}: {err}). {FIX}") from None
 
 
 def resolve_format(path: Path, format: str) -> str:
