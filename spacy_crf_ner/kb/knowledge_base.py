@@ -348,6 +348,24 @@ def _string_list(value: Any, field: str, where: str) -> List[str]:
     return [v for v in value if v.strip()]
 
 
+def iter_lines(path: Path) -> Iterator[Tuple[int, str]]:
+    """The lines of a UTF-8 text file (a leading byte order mark dropped),
+    numbered from 1, without their line break.
+
+    RAISES (KBFormatError): On bytes that are not UTF-8, naming file and line.
+    """
+    with Path(path).open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise KBFormatError(
+                    f"{path}:{lineno}: not UTF-8 (byte {raw[err.start:err.start + 1]!r} at column "
+                    f"{err.start + 1}). Save the file as UTF-8."
+                ) from None
+            yield lineno, line.rstrip("\r\n")
+
+
 def iter_jsonl(path: Path) -> Iterator[Dict[str, Any]]:
     """Read KB records from a JSONL file.
 
@@ -355,18 +373,17 @@ def iter_jsonl(path: Path) -> Iterator[Dict[str, Any]]:
     YIELDS (Dict[str, Any]): Records with keys id, name, aliases, types, description.
     RAISES (KBFormatError): On a malformed line, naming file and line number.
     """
-    with Path(path).open(encoding="utf8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise KBFormatError(f"{where}: invalid JSON ({err.msg} at column {err.colno}).") from None
-            if not isinstance(obj, dict):
-                raise KBFormatError(f"{where}: expected a JSON object, got {type(obj).__name__}.")
-            yield _check_record(obj, where)
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise KBFormatError(f"{where}: invalid JSON ({err.msg} at column {err.colno}).") from None
+        if not isinstance(obj, dict):
+            raise KBFormatError(f"{where}: expected a JSON object, got {type(obj).__name__}.")
+        yield _check_record(obj, where)
 
 
 def _check_record(obj: Dict[str, Any], where: str) -> Dict[str, Any]:
@@ -401,51 +418,87 @@ def iter_table(
 ) -> Iterator[Dict[str, Any]]:
     """Read KB records from a TSV or CSV file with a header row.
 
+    TSV is plain tab-separated text: each line is one row, split at tabs,
+    and quotes are ordinary characters (a cell cannot hold a tab or a line
+    break). CSV follows RFC 4180 as Python's ``csv`` module reads it: a cell
+    in double quotes may hold commas and line breaks, and ``""`` inside it
+    is one quote; a row may therefore span several lines, and an unbalanced
+    quote is reported with the line where its row starts.
+
     path (Path): The file.
     fmt (str): "tsv" or "csv".
     columns (Optional[Dict[str, str]]): field -> header name overrides.
     list_separator (str): Separator inside the aliases and types cells.
     YIELDS (Dict[str, Any]): Records with keys id, name, aliases, types, description.
-    RAISES (KBFormatError): On a missing header column or a malformed row.
+    RAISES (KBFormatError): On a missing header column, a malformed row or
+        bytes that are not UTF-8, naming file and line.
     """
     columns = dict(columns or {})
-    delimiter = "\t" if fmt == "tsv" else ","
-    with Path(path).open(encoding="utf8", newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
+    rows = _tsv_rows(path) if fmt == "tsv" else _csv_rows(path)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise KBFormatError(f"{path}:1: empty file, expected a header row.") from None
+    positions: Dict[str, int] = {}
+    for field in _TABLE_FIELDS:
+        name = columns.get(field, field)
+        if name in header:
+            positions[field] = header.index(name)
+    for field in ("id", "name"):
+        if field not in positions:
+            raise KBFormatError(
+                f"{path}:1: header has no '{columns.get(field, field)}' column "
+                f"(found {header}). Name the columns id, name[, aliases, types, "
+                "description] or pass columns={...}."
+            )
+    for lineno, row in rows:
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        where = f"{path}:{lineno}"
+        if len(row) != len(header):
+            raise KBFormatError(
+                f"{where}: expected {len(header)} {fmt.upper()} fields as in the header, "
+                f"got {len(row)}."
+            )
+        obj: Dict[str, Any] = {
+            "id": row[positions["id"]],
+            "name": row[positions["name"]],
+        }
+        for field in ("aliases", "types"):
+            if field in positions:
+                cell = row[positions[field]]
+                obj[field] = [v for v in cell.split(list_separator)] if cell else []
+        if "description" in positions:
+            obj["description"] = row[positions["description"]]
+        yield _check_record(obj, where)
+
+
+def _tsv_rows(path: Path) -> Iterator[Tuple[int, List[str]]]:
+    """(line number, cells) of a tab-separated file, without quote processing."""
+    for lineno, line in iter_lines(path):
+        yield lineno, line.split("\t")
+
+
+def _csv_rows(path: Path) -> Iterator[Tuple[int, List[str]]]:
+    """(line number where the row starts, cells) of a CSV file."""
+    lines = iter_lines(path)
+    numbers: List[int] = []
+
+    def text() -> Iterator[str]:
+        for lineno, line in lines:
+            numbers.append(lineno)
+            yield line + "\n"
+
+    reader = csv.reader(text(), delimiter=",", strict=True)
+    while True:
+        first = len(numbers) + 1
         try:
-            header = next(reader)
+            row = next(reader)
         except StopIteration:
-            raise KBFormatError(f"{path}:1: empty file, expected a header row.") from None
-        positions: Dict[str, int] = {}
-        for field in _TABLE_FIELDS:
-            name = columns.get(field, field)
-            if name in header:
-                positions[field] = header.index(name)
-        for field in ("id", "name"):
-            if field not in positions:
-                raise KBFormatError(
-                    f"{path}:1: header has no '{columns.get(field, field)}' column "
-                    f"(found {header}). Name the columns id, name[, aliases, types, "
-                    "description] or pass columns={...}."
-                )
-        for row in reader:
-            lineno = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            where = f"{path}:{lineno}"
-            if len(row) != len(header):
-                raise KBFormatError(
-                    f"{where}: expected {len(header)} {fmt.upper()} fields as in the header, "
-                    f"got {len(row)}."
-                )
-            obj: Dict[str, Any] = {
-                "id": row[positions["id"]],
-                "name": row[positions["name"]],
-            }
-            for field in ("aliases", "types"):
-                if field in positions:
-                    cell = row[positions[field]]
-                    obj[field] = [v for v in cell.split(list_separator)] if cell else []
-            if "description" in positions:
-                obj["description"] = row[positions["description"]]
-            yield _check_record(obj, where)
+            return
+        except csv.Error as err:
+            raise KBFormatError(
+                f"{path}:{first}: malformed CSV row ({err}); a cell that starts with a double "
+                "quote must end with one, and quotes inside it are doubled (\"\")."
+            ) from None
+        yield first, row
