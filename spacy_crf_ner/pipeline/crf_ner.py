@@ -1,5 +1,6 @@
 """`crf_ner`: named entity recognition with a linear-chain CRF."""
-from typing import Callable, Iterable, List, Optional, Tuple
+import logging
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -35,6 +36,8 @@ maxout_pieces = 3
 subword_features = true
 """
 DEFAULT_NER_MODEL = Config().from_str(default_model_config)["model"]
+
+logger = logging.getLogger("spacy_crf_ner")
 
 CONFIDENCE_ATTR = "crf_confidence"
 if not Span.has_extension(CONFIDENCE_ATTR):
@@ -128,6 +131,34 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
             span_threshold=span_threshold,
             temperature=temperature,
         )
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Initialize for training (see `CRFSequenceLabeler.initialize`), and
+        warn about gold entities over whitespace tokens: crf_ner tags those
+        tokens O when predicting, so such entities can never be predicted."""
+        super().initialize(get_examples, nlp=nlp, labels=labels)
+        count = 0
+        first = None
+        for i, eg in enumerate(get_examples()):
+            for ent in eg.reference.ents:
+                if any(t.is_space for t in ent):
+                    count += 1
+                    if first is None:
+                        first = (i, ent.text, ent.label_)
+        if first is not None:
+            logger.warning(
+                "[%s] %d gold entities cover whitespace tokens (the first: %r, %s, in example %d). "
+                "crf_ner tags whitespace tokens O when predicting, so these entities can never be "
+                "predicted as annotated. Remove the line breaks or extra spaces inside entities, "
+                "or end the entities before them.",
+                self.name, count, first[1], first[2], first[0],
+            )
 
     def labels_from_example(self, example: Example) -> Iterable[str]:
         return [ent.label_ for ent in example.reference.ents]

@@ -283,3 +283,20 @@ def test_span_search_linear_on_uncertain_doc(scheme, monkeypatch):
     assert steps[0] <= T * (1 + len(ner.labels) / ner.cfg["span_threshold"])
     for ent in doc.ents:
         assert 0.0 <= ent._.crf_confidence <= 1.0
+
+
+def test_entities_over_whitespace_are_counted_at_initialize(caplog):
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    data = TRAIN_DATA + [("I saw New \n York and New \n Delhi.", {"entities": [(6, 16, "LOC"), (21, 32, "LOC")]})]
+    examples = make_examples(nlp, data)
+    assert any(t.is_space for t in examples[-1].reference.ents[0])
+    with caplog.at_level("WARNING", logger="spacy_crf_ner"):
+        nlp.initialize(get_examples=lambda: examples)
+    messages = [r.getMessage() for r in caplog.records if "whitespace" in r.getMessage()]
+    assert len(messages) == 1
+    assert "2 gold entities cover whitespace tokens" in messages[0] and "New \\n York" in messages[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="spacy_crf_ner"):
+        nlp.initialize(get_examples=lambda: make_examples(nlp))
+    assert not [r for r in caplog.records if "whitespace" in r.getMessage()]
