@@ -70,6 +70,7 @@ def test_saved_torch_weights_load_without_unpickling_objects(tmp_path):
 
 
 def test_dependency_floors():
+    from pathlib import Path
     import re
 
     text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
