@@ -652,7 +652,8 @@ class EntityNormalizer(Pipe):
                 saved_kb = raw.get(_SAVED_KB)
             cfg = self._checked_cfg(raw, str(path / "cfg"))
         kb = index = None
-        if "kb" not in exclude:
+        if "kb" not in exclude and saved_kb is not False:
+            # saved_kb False: saved without a KB (folders left from an older save are stale).
             has_kb, has_index = (path / "kb").exists(), (path / "index").exists()
             if (saved_kb or has_kb or has_index) and not (has_kb and has_index):
                 missing = path / ("kb" if not has_kb else "index")
