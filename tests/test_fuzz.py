@@ -49,11 +49,14 @@ def tagger_nlp():
     return nlp
 
 
+def known_id(kb_id):
+    """An ID of the KB, or a composite ("a+b") or alternatives ("a|b") of them."""
+    return set(kb_id.replace("|", "+").split("+")) <= KB_IDS
+
+
 def kb_ids_known(doc):
     for ent in doc.ents:
-        if ent.kb_id_:
-            parts = ent.kb_id_.replace("|", "+").split("+")
-            assert set(parts) <= KB_IDS, ent.kb_id_
+        assert not ent.kb_id_ or known_id(ent.kb_id_), ent.kb_id_
 
 
 def run_ner(nlp, texts):
@@ -84,7 +87,7 @@ def run_normalizer(nlp, texts, seed):
         kb_ids_known(doc)
         for ent in doc.ents:
             for cid, score, _ in ent._.kb_candidates:
-                assert cid in KB_IDS and 0.0 <= score <= 1.0
+                assert known_id(cid) and 0.0 <= score <= 1.0, (cid, score)
 
 
 def run_tagger(nlp, texts):
