@@ -550,7 +550,12 @@ class CRFPosteriors:
         found.sort(key=lambda x: (x[1], x[2], x[3]))
         return found
 
-    def _spans_bio(self, la, lb, em, trans, end_scores, lz, label, log_stop, log_keep):
+    def _spans_bio(
+        self, la: Any, lb: Any, em: Any, trans: Any, end_scores: Any, lz: float, label: str, log_stop: float, log_keep: float
+    ) -> List[Tuple[float, int, int, str]]:
+        """`probable_spans` for one label under BIO: the chain B-X I-X ... I-X
+        from `start` is one path, and an entity ends where the next tag is not
+        I-X."""
         index = self._index
         iB, iI = index[f"B-{label}"], index[f"I-{label}"]
         L = la.shape[0]
@@ -590,7 +595,11 @@ class CRFPosteriors:
         self.search_steps += steps
         return out
 
-    def _spans_biluo(self, la, lb, em, trans, lz, label, log_stop, log_keep):
+    def _spans_biluo(
+        self, la: Any, lb: Any, em: Any, trans: Any, lz: float, label: str, log_stop: float, log_keep: float
+    ) -> List[Tuple[float, int, int, str]]:
+        """`probable_spans` for one label under BILUO: U-X alone, or the chain
+        B-X I-X ... I-X continued by I-X (still open) or closed by L-X."""
         index = self._index
         iB, iI, iL, iU = (index[f"{p}-{label}"] for p in "BILU")
         L = la.shape[0]
