@@ -127,3 +127,20 @@ def test_damaged_bytes(kb, index):
     assert fresh.index is None
     fresh.from_bytes(data)
     assert fresh.index is not None
+
+
+def test_directory_from_an_older_version_loads(tmp_path):
+    """No checksums.json and no saved_kb flag in cfg: loads as before."""
+    import json
+
+    from util import TEXTS, ner_normalizer_pipeline, predictions, write_kb
+
+    nlp = ner_normalizer_pipeline(write_kb(tmp_path / "kb.jsonl"), steps=3)
+    nlp.to_disk(tmp_path / "p")
+    for listing in (tmp_path / "p").rglob("checksums.json"):
+        listing.unlink()
+    cfg_path = tmp_path / "p" / "entity_normalizer" / "cfg"
+    cfg = json.loads(cfg_path.read_text())
+    del cfg["saved_kb"]
+    cfg_path.write_text(json.dumps(cfg))
+    assert predictions(spacy.load(tmp_path / "p"), TEXTS) == predictions(nlp, TEXTS)
