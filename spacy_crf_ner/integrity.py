@@ -8,6 +8,7 @@ different weights or tables. Directories saved before checksums existed have
 no ``checksums.json`` and load without this check (their contents are still
 validated as they are read).
 """
+
 import hashlib
 import json
 from pathlib import Path
@@ -36,7 +37,9 @@ def write_checksums(path: Path, names: Iterable[str]) -> None:
         for file_ in files:
             if file_.is_file():
                 sums[file_.relative_to(path).as_posix()] = file_digest(file_)
-    (path / CHECKSUMS).write_text(json.dumps(sums, indent=0, sort_keys=True) + "\n", encoding="utf8")
+    (path / CHECKSUMS).write_text(
+        json.dumps(sums, indent=0, sort_keys=True) + "\n", encoding="utf8"
+    )
 
 
 def verify_checksums(path: Path, component: str, exclude: Iterable[str] = ()) -> None:
@@ -61,7 +64,9 @@ def verify_checksums(path: Path, component: str, exclude: Iterable[str] = ()) ->
             continue
         file_ = path / name
         if ".." in Path(name).parts or Path(name).is_absolute():
-            raise ValueError(f"[{component}] {listing} names a file outside {path}: {name!r}. {fix}")
+            raise ValueError(
+                f"[{component}] {listing} names a file outside {path}: {name!r}. {fix}"
+            )
         if not file_.is_file():
             raise ValueError(f"[{component}] {file_} is missing. {fix}")
         if file_digest(file_) != expected:

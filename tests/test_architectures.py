@@ -1,4 +1,5 @@
 """spacy-crf-ner.transformer_path.v1 resolves names without running code."""
+
 import sys
 
 import pytest
@@ -34,7 +35,9 @@ def test_model_package_resolves_without_import(site):
     pkg, marker = make_package(site, "crf_test_pkg_model", with_model=True)
     assert transformer_path("crf_test_pkg_model") == str(pkg / "model")
     assert not marker.exists()
-    pkg2, marker2 = make_package(site, "crf_test_pkg_flat", with_model=True, inside_model_folder=False)
+    pkg2, marker2 = make_package(
+        site, "crf_test_pkg_flat", with_model=True, inside_model_folder=False
+    )
     assert transformer_path("crf_test_pkg_flat") == str(pkg2)
     assert not marker2.exists()
 
@@ -48,7 +51,10 @@ def test_other_packages_are_not_imported(site):
 
 def test_local_directory_and_hub_name(tmp_path):
     assert transformer_path(str(tmp_path)) == str(tmp_path)
-    assert transformer_path("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (
+        transformer_path("sentence-transformers/all-MiniLM-L6-v2")
+        == "sentence-transformers/all-MiniLM-L6-v2"
+    )
 
 
 def test_installed_model_package():

@@ -2,6 +2,7 @@
 run (hypothesis draws batches of texts, which are piped through small
 briefly trained pipelines); more under --runslow. No exception, and the
 invariants of tests/util.check_invariants hold."""
+
 import random
 
 import pytest
@@ -76,7 +77,9 @@ def run_normalizer(nlp, texts, seed):
         while i < len(doc):
             n = rng.randint(1, 4)
             if rng.random() < 0.5 and i + n <= len(doc):
-                ents.append(Span(doc, i, i + n, label=rng.choice(["ORG", "LOC", "DISEASE", "MISC"])))
+                ents.append(
+                    Span(doc, i, i + n, label=rng.choice(["ORG", "LOC", "DISEASE", "MISC"]))
+                )
             i += n
         doc.ents = ents
         docs.append(doc)

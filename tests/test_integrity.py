@@ -3,6 +3,7 @@ entity_normalizer pipeline is truncated and has bytes flipped; loading it
 must give a clean error or the same predictions, and never crash the
 process. The loads run in a subprocess, so that a crash fails the test
 instead of killing pytest."""
+
 import json
 import os
 import subprocess
@@ -34,9 +35,18 @@ def run_cases(pipeline: Path, work: Path, cases):
     work.mkdir(parents=True, exist_ok=True)
     log = work / "log.jsonl"
     log.write_text("")
-    job = {"pipeline": str(pipeline), "work": str(work), "log": str(log), "texts": TEXTS, "cases": cases}
+    job = {
+        "pipeline": str(pipeline),
+        "work": str(work),
+        "log": str(log),
+        "texts": TEXTS,
+        "cases": cases,
+    }
     (work / "job.json").write_text(json.dumps(job))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
     proc = subprocess.run(
         [sys.executable, str(TESTS / "util.py"), str(work / "job.json")],
         env=env,
@@ -48,7 +58,9 @@ def run_cases(pipeline: Path, work: Path, cases):
     done = [e for e in entries if e["status"] != "start"]
     if proc.returncode != 0 or len(done) != len(cases):
         last = entries[-1]["case"] if entries else None
-        pytest.fail(f"the process died (code {proc.returncode}) on case {last}:\n{proc.stderr[-3000:]}")
+        pytest.fail(
+            f"the process died (code {proc.returncode}) on case {last}:\n{proc.stderr[-3000:]}"
+        )
     return done
 
 
@@ -65,7 +77,9 @@ def check(done, expected):
         if not rel.startswith(OURS):
             continue
         if entry["status"] == "error":
-            assert CLEAN & set(entry["bases"]), f"{rel} {how}: {entry['type']}: {entry['message']}\n{entry['where']}"
+            assert CLEAN & set(
+                entry["bases"]
+            ), f"{rel} {how}: {entry['type']}: {entry['message']}\n{entry['where']}"
             assert entry["message"].strip(), f"{rel} {how}: {entry['type']} without a message"
         else:
             assert dropped, f"{rel} {how}: damaged, loaded without an error"
@@ -84,7 +98,9 @@ def damaged(saved, tmp_path_factory):
     ours = [f for f in files if f.startswith(OURS)]
     cases = [[rel, "flip@0.5", False] for rel in files if not rel.startswith(OURS)]
     cases += [[rel, how, False] for rel in ours for how in MUTATIONS]
-    cases += [[rel, how, True] for rel in ours if not rel.endswith(CHECKSUMS) for how in MUTATIONS + MORE]
+    cases += [
+        [rel, how, True] for rel in ours if not rel.endswith(CHECKSUMS) for how in MUTATIONS + MORE
+    ]
     return files, run_cases(pipeline, tmp_path_factory.mktemp("damaged"), cases), expected
 
 

@@ -1,6 +1,7 @@
 """Helpers shared by several test files: small pipelines, nasty texts, the
 invariants every component's output keeps, and the worker that loads
 corrupted copies of a saved pipeline in a subprocess."""
+
 import json
 import random
 import shutil
@@ -14,9 +15,19 @@ from spacy.language import Language
 from spacy.training import Example
 
 KB_RECORDS = [
-    {"id": "D1", "name": "Wilson Disease", "aliases": ["hepatolenticular degeneration"], "types": ["DISEASE"]},
+    {
+        "id": "D1",
+        "name": "Wilson Disease",
+        "aliases": ["hepatolenticular degeneration"],
+        "types": ["DISEASE"],
+    },
     {"id": "D2", "name": "Breast Neoplasms", "aliases": ["breast cancer"], "types": ["DISEASE"]},
-    {"id": "Q1", "name": "International Business Machines", "aliases": ["IBM", "IBM Corp."], "types": ["ORG"]},
+    {
+        "id": "Q1",
+        "name": "International Business Machines",
+        "aliases": ["IBM", "IBM Corp."],
+        "types": ["ORG"],
+    },
     {"id": "Q2", "name": "Apple Inc.", "aliases": ["Apple"], "types": ["ORG"]},
     {"id": "L1", "name": "London", "aliases": ["Londres"], "types": ["LOC"]},
 ]
@@ -39,9 +50,33 @@ TEXTS = [
 # spaces, surrogate-free astral letters, brackets and quotes of all kinds.
 NASTY = (
     list("🤖🙃👩\u200d👧🇺🇳⟨⟩ℵ∰§¶‽⁂☃🂡𝔘𝕏ẞǅⅫ½٣①…–«»\"'`()[]{}<>.,;:!?/\\|@#$%^&*_+=~")
-    + ["\u0301", "\u0308", "\u200b", "\u200e", "\u202e", "\u2066", "\ufeff", "\u00a0", "\u3000", "\t", "\n", "\r\n"]
+    + [
+        "\u0301",
+        "\u0308",
+        "\u200b",
+        "\u200e",
+        "\u202e",
+        "\u2066",
+        "\ufeff",
+        "\u00a0",
+        "\u3000",
+        "\t",
+        "\n",
+        "\r\n",
+    ]
     + list("שלוםمرحبا한국어日本語")
-    + ["IBM", "Apple", "London", "Wilson disease", "breast cancer", "(BC)", "Corp.", "x86_64", "3.5mg", " "]
+    + [
+        "IBM",
+        "Apple",
+        "London",
+        "Wilson disease",
+        "breast cancer",
+        "(BC)",
+        "Corp.",
+        "x86_64",
+        "3.5mg",
+        " ",
+    ]
 )
 
 
@@ -89,7 +124,10 @@ def predictions(nlp: Language, texts: List[str]) -> List[Any]:
     """What a pipeline says about texts, comparable with ==."""
     out = []
     for doc in nlp.pipe(texts):
-        ents = [(e.start, e.end, e.label_, e.kb_id_, round(float(e._.crf_confidence or 0.0), 6)) for e in doc.ents]
+        ents = [
+            (e.start, e.end, e.label_, e.kb_id_, round(float(e._.crf_confidence or 0.0), 6))
+            for e in doc.ents
+        ]
         group = doc.spans.get("crf_spans")
         spans = [(s.start, s.end, s.label_) for s in group] if group is not None else []
         out.append([ents, spans])

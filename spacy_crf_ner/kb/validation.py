@@ -9,6 +9,7 @@ alias pair, n-gram column -> vocabulary, neighbour -> key) are checked
 against the sizes of the tables they point into. A failed check raises
 :class:`ModelDataError` naming the file and the fix.
 """
+
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy
@@ -83,13 +84,17 @@ def array(
     return numpy.ascontiguousarray(value)
 
 
-def in_range(values: numpy.ndarray, low: int, high: int, field: str, where: Where, target: str) -> None:
+def in_range(
+    values: numpy.ndarray, low: int, high: int, field: str, where: Where, target: str
+) -> None:
     """All values in [low, high): indices into `target`."""
     if values.size and (int(values.min()) < low or int(values.max()) >= high):
         raise fail(where, field, f"indices outside {low}..{high - 1} ({target})")
 
 
-def row_pointers(ptr: numpy.ndarray, n_rows: int, n_items: int, field: str, where: Where, items: str) -> None:
+def row_pointers(
+    ptr: numpy.ndarray, n_rows: int, n_items: int, field: str, where: Where, items: str
+) -> None:
     """A CSR row pointer: n_rows + 1 entries from 0 to n_items, never decreasing."""
     if ptr.shape[0] != n_rows + 1:
         raise fail(where, field, f"{ptr.shape[0]} entries, expected {n_rows + 1}")
@@ -121,7 +126,9 @@ def validate_kb(data: Dict[str, Any], where: Where) -> Dict[str, Any]:
     if (
         not isinstance(types, (list, tuple))
         or len(types) != n
-        or not all(isinstance(t, (list, tuple)) and all(isinstance(s, str) for s in t) for t in types)
+        or not all(
+            isinstance(t, (list, tuple)) and all(isinstance(s, str) for s in t) for t in types
+        )
     ):
         raise fail(where, "types", f"expected {n} lists of strings")
     out["types"] = types
@@ -151,7 +158,9 @@ def validate_index(data: Dict[str, Any], n_aliases: int, where: Where) -> Dict[s
     out["key_ptr"] = array(data, "key_ptr", where, numpy.int64)
     out["key_pairs"] = array(data, "key_pairs", where, numpy.int32)
     row_pointers(out["key_ptr"], len(keys), len(out["key_pairs"]), "key_ptr", where, "key_pairs")
-    in_range(out["key_pairs"], 0, n_aliases, "key_pairs", where, "the KB's aliases: index and KB differ")
+    in_range(
+        out["key_pairs"], 0, n_aliases, "key_pairs", where, "the KB's aliases: index and KB differ"
+    )
     out["idf"] = array(data, "idf", where, numpy.float32, length=len(vocab))
     out["row_ptr"] = array(data, "row_ptr", where, numpy.int64)
     out["row_cols"] = array(data, "row_cols", where, numpy.int32)
@@ -169,12 +178,18 @@ def validate_index(data: Dict[str, Any], n_aliases: int, where: Where) -> Dict[s
         out["neighbour_params"] = list(params)
         nb_keys = array(data, "neighbour_keys", where, numpy.int32, ndim=2, length=len(keys))
         if nb_keys.shape[1] > params[1]:
-            raise fail(where, "neighbour_keys", f"{nb_keys.shape[1]} columns for {params[1]} keys per query")
+            raise fail(
+                where,
+                "neighbour_keys",
+                f"{nb_keys.shape[1]} columns for {params[1]} keys per query",
+            )
         in_range(nb_keys, -1, len(keys), "neighbour_keys", where, "the index's keys")
         out["neighbour_keys"] = nb_keys
         nb_scores = array(data, "neighbour_scores", where, numpy.float32, ndim=2, length=len(keys))
         if nb_scores.shape != nb_keys.shape:
-            raise fail(where, "neighbour_scores", f"shape {nb_scores.shape}, expected {nb_keys.shape}")
+            raise fail(
+                where, "neighbour_scores", f"shape {nb_scores.shape}, expected {nb_keys.shape}"
+            )
         out["neighbour_scores"] = nb_scores
         out["neighbour_more"] = array(data, "neighbour_more", where, numpy.bool_, length=len(keys))
     return out

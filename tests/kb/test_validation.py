@@ -1,4 +1,5 @@
 """Saved KB and index tables are checked before the kernels see them."""
+
 import numpy
 import pytest
 import spacy
@@ -105,7 +106,10 @@ def test_deleted_folder_fails_at_load(tmp_path, folder):
     nlp = spacy.blank("en")
     nlp.add_pipe("entity_normalizer")
     nlp.config["initialize"]["components"]["entity_normalizer"] = {
-        "kb_loader": {"@misc": "spacy-crf-ner.load_kb.v1", "path": str(write_kb(tmp_path / "kb.jsonl"))}
+        "kb_loader": {
+            "@misc": "spacy-crf-ner.load_kb.v1",
+            "path": str(write_kb(tmp_path / "kb.jsonl")),
+        }
     }
     nlp.initialize()
     nlp.to_disk(tmp_path / "p")
