@@ -257,8 +257,11 @@ def make_uncertain(nlp, ner):
     out.set_param("b", b)
 
 
-@pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
-def test_span_search_linear_on_uncertain_doc(scheme, monkeypatch):
+@pytest.mark.parametrize(
+    "scheme,repeats",
+    [("BIO", 500), ("BILUO", 500), pytest.param("BILUO", 8500, marks=pytest.mark.slow)],
+)
+def test_span_search_linear_on_uncertain_doc(scheme, repeats, monkeypatch):
     from spacy_crf_ner.layers.crf import CRFPosteriors
 
     nlp = English()
@@ -273,7 +276,7 @@ def test_span_search_linear_on_uncertain_doc(scheme, monkeypatch):
         return found
 
     monkeypatch.setattr(CRFPosteriors, "probable_spans", spy)
-    words = ["🤖", "⟨", "ℵ", "∰", "🙃", "§"] * 500
+    words = ["🤖", "⟨", "ℵ", "∰", "🙃", "§"] * repeats
     doc = nlp(Doc(nlp.vocab, words=words))
     T = len(doc)
     group = doc.spans["crf_spans"]
