@@ -256,7 +256,14 @@ class CRFSequenceLabeler(TrainablePipe):
             "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
             "model": load_model,
         }
-        util.from_bytes(bytes_data, deserialize, exclude)
+        try:
+            util.from_bytes(bytes_data, deserialize, exclude)
+        except Exception as err:  # msgpack raises many types on damaged input
+            if str(err).startswith(f"[{self.name}]"):
+                raise
+            raise ValueError(
+                f"[{self.name}] cannot read the saved data ({type(err).__name__}: {err}). {_RESAVE}"
+            ) from None
         self._restore_tags()
         return self
 

@@ -303,3 +303,19 @@ def test_entities_over_whitespace_are_counted_at_initialize(caplog):
     with caplog.at_level("WARNING", logger="spacy_crf_ner"):
         nlp.initialize(get_examples=lambda: make_examples(nlp))
     assert not [r for r in caplog.records if "whitespace" in r.getMessage()]
+
+
+def test_damaged_weights_give_a_clear_error(tmp_path):
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=2)
+    data = ner.to_bytes()
+    fresh = English().add_pipe("crf_ner")
+    with pytest.raises(ValueError, match=r"\[crf_ner\] cannot"):
+        fresh.from_bytes(data[: len(data) // 2])
+    ner.to_disk(tmp_path / "ner")
+    model = tmp_path / "ner" / "model"
+    model.write_bytes(model.read_bytes()[:100])
+    (tmp_path / "ner" / "checksums.json").unlink()
+    with pytest.raises(ValueError, match=r"\[crf_ner\] cannot load the weights in .*model"):
+        English().add_pipe("crf_ner").from_disk(tmp_path / "ner", exclude=["vocab"])
