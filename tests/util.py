@@ -1,4 +1,4 @@
-"""Helpers shared by several test files: small pipelines, nasty texts, the
+"""What several test files share: small pipelines, nasty texts, the
 invariants every component's output keeps, and the worker that loads
 corrupted copies of a saved pipeline in a subprocess."""
 
