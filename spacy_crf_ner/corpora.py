@@ -1,4 +1,5 @@
-"""Corpus readers: PubTator files (e.g. the NCBI Disease corpus) to spaCy Docs.
+"""Corpus readers: PubTator files (e.g. the NCBI Disease corpus) and
+token-per-line IOB files (e.g. CoNLL-2003) to spaCy Docs.
 
 A PubTator document is a title line ``PMID|t|...``, an abstract line
 ``PMID|a|...`` and annotation lines ``PMID<TAB>start<TAB>end<TAB>mention<TAB>
@@ -12,13 +13,15 @@ annotation is an exact token span.
 """
 import logging
 from pathlib import Path
-from typing import Callable, Iterator, List, NamedTuple, Optional, Union
+from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.vocab import Vocab
+
+from .schemes import find_invalid_tag, iob1_to_bio, tags_to_spans
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -246,5 +249,119 @@ def create_pubtator_reader(
             )
         for doc in read_pubtator_docs(path, nlp, label, limit):
             yield Example(nlp.make_doc(doc.text), doc)
+
+    return read
+
+
+class IOBFormatError(ValueError):
+    """A token-per-line IOB file could not be read; the message names the
+    file, the line, the document and the token."""
+
+
+def read_iob_docs(
+    path: Union[str, Path],
+    vocab: Vocab,
+    scheme: str = "IOB1",
+    tag_column: int = -1,
+    n_sents: int = 10,
+) -> Iterator[Doc]:
+    """Read a token-per-line file with entity tags, checking every tag.
+
+    One token per line, columns separated by whitespace, the tag in
+    `tag_column`; a blank line ends a sentence and a ``-DOCSTART-`` line a
+    document. Unlike ``spacy convert -c ner``, which reads ``X-LOC`` or
+    ``B_LOC`` as a LOC entity and an I-X that no entity precedes as a new
+    entity, a tag that `scheme` cannot interpret is an error.
+
+    path (Union[str, Path]): The file (UTF-8).
+    vocab (Vocab): The vocab of the Docs.
+    scheme (str): "IOB1" (CoNLL-2003: I-X may open an entity), "BIO" (IOB2) or
+        "BILUO" (BIOES).
+    tag_column (int): The column of the tag (-1: the last).
+    n_sents (int): Sentences per Doc within a document (0: a document is one Doc).
+    YIELDS (Doc): Docs with the words and entities of the file.
+    RAISES (IOBFormatError): Naming file, line, document and token.
+    """
+    path = Path(path)
+    bio = scheme.upper() == "IOB1"
+    sents: List[List[Tuple[int, str, str]]] = []
+    sent: List[Tuple[int, str, str]] = []
+    n_doc = 0
+
+    def flush_sent() -> None:
+        nonlocal sent
+        if sent:
+            sents.append(sent)
+            sent = []
+
+    def make_docs() -> Iterator[Doc]:
+        nonlocal sents, n_doc
+        size = n_sents if n_sents > 0 else max(len(sents), 1)
+        for first in range(0, len(sents), size):
+            group = sents[first : first + size]
+            n_doc += 1
+            words: List[str] = []
+            tags: List[str] = []
+            for k, s in enumerate(group):
+                bad = find_invalid_tag([t for _, _, t in s], scheme)
+                if bad is not None:
+                    i, why = bad
+                    lineno, word, tag = s[i]
+                    raise IOBFormatError(
+                        f"{path}:{lineno}: invalid tag {tag!r} of token {word!r} in document {n_doc} "
+                        f"(sentence {first + k + 1}): {why}. Fix the tag, or read the file "
+                        f"with the scheme it uses (scheme = IOB1, BIO or BILUO)."
+                    )
+                words.extend(w for _, w, _ in s)
+                tags.extend(iob1_to_bio([t for _, _, t in s]) if bio else [t for _, _, t in s])
+            doc = Doc(vocab, words=words, spaces=[True] * len(words))
+            spans = tags_to_spans(tags, "BILUO" if scheme.upper() in ("BILUO", "BIOES") else "BIO")
+            doc.ents = [Span(doc, s, e, label=label) for s, e, label in spans]
+            yield doc
+        sents = []
+
+    if not path.exists():
+        raise FileNotFoundError(f"No IOB file at {path}. Set the corpus path in the config.")
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").strip()
+            except UnicodeDecodeError as err:
+                raise IOBFormatError(f"{path}:{lineno}: not UTF-8 (column {err.start + 1}). Save the file as UTF-8.") from None
+            if not line:
+                flush_sent()
+                continue
+            cols = line.split()
+            if cols[0] == "-DOCSTART-":
+                flush_sent()
+                yield from make_docs()
+                continue
+            if len(cols) < 2:
+                raise IOBFormatError(f"{path}:{lineno}: expected a token and a tag, got {line!r}.")
+            try:
+                tag = cols[tag_column]
+            except IndexError:
+                raise IOBFormatError(f"{path}:{lineno}: no column {tag_column} in {line!r}.") from None
+            sent.append((lineno, cols[0], tag))
+    flush_sent()
+    yield from make_docs()
+
+
+@spacy.registry.readers("spacy-crf-ner.IOBCorpus.v1")
+def create_iob_reader(
+    path: str, scheme: str = "IOB1", tag_column: int = -1, n_sents: int = 10
+) -> Callable[[Language], Iterator[Example]]:
+    """Corpus reader for token-per-line IOB files (CoNLL-2003, WNUT-17) that
+    checks every tag: ``[corpora.train] @readers = "spacy-crf-ner.IOBCorpus.v1"``.
+    See :func:`read_iob_docs` for the arguments.
+
+    RETURNS (Callable[[Language], Iterator[Example]]): The reader.
+    """
+    find_invalid_tag([], scheme)  # an unknown scheme fails when the config is read
+
+    def read(nlp: Language) -> Iterator[Example]:
+        for doc in read_iob_docs(path, nlp.vocab, scheme, tag_column, n_sents):
+            words = [t.text for t in doc]
+            yield Example(Doc(nlp.vocab, words=words, spaces=[True] * len(words)), doc)
 
     return read

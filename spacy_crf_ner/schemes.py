@@ -214,3 +214,54 @@ def continuation_tags(scheme: str, label: str) -> List[str]:
     closes with L-X or U-X, after which the constraints already forbid I-X."""
     scheme = normalize_scheme(scheme)
     return [f"I-{label}"] if scheme == "BIO" else []
+
+
+INPUT_SCHEMES = ("IOB1", "BIO", "BILUO")
+
+
+def find_invalid_tag(tags: Sequence[str], scheme: str) -> Optional[Tuple[int, str]]:
+    """The first tag that a tag scheme cannot interpret, and why.
+
+    Tags must be "O" or a prefix, "-" and a label. "IOB1" (CoNLL-2003) takes
+    prefixes B and I, and lets I-X open an entity; "BIO" (also called IOB2)
+    takes B and I, and I-X only continues B-X or I-X; "BILUO" (or "BIOES")
+    takes B, I, L, U (E, S), with every entity opened by B or U and closed by
+    L or U.
+
+    tags (Sequence[str]): One tag per token.
+    scheme (str): "IOB1", "BIO"/"IOB2" or "BILUO"/"BIOES".
+    RETURNS (Optional[Tuple[int, str]]): (token index, reason), or None if
+        every tag is valid.
+    """
+    name = scheme.upper()
+    name = {"IOB2": "BIO", "BIOES": "BILUO"}.get(name, name)
+    if name not in INPUT_SCHEMES:
+        raise ValueError(f"Unknown tag scheme {scheme!r}: use 'IOB1', 'BIO' (IOB2) or 'BILUO' (BIOES).")
+    prefixes = ("B", "I") if name != "BILUO" else ("B", "I", "L", "U", "E", "S")
+    open_label: Optional[str] = None  # the label of an entity that the next tag may continue
+    for i, tag in enumerate(tags):
+        if tag == OUT:
+            if name == "BILUO" and open_label is not None:
+                return i - 1, f"entity {open_label!r} is not closed by L-{open_label} or U-{open_label}"
+            open_label = None
+            continue
+        prefix, sep, label = tag.partition("-")
+        if not sep or prefix not in prefixes or not label or label.strip() != label:
+            return i, (
+                f"{tag!r} is not 'O' or one of the prefixes {'/'.join(prefixes)}, '-' and a label "
+                f"(e.g. 'B-PER')"
+            )
+        prefix = {"E": "L", "S": "U"}.get(prefix, prefix)
+        if name == "BIO" and prefix == "I" and open_label != label:
+            return i, f"{tag!r} does not continue a {label} entity (BIO entities open with B-{label})"
+        if name == "BILUO":
+            if prefix in ("I", "L") and open_label != label:
+                return i, f"{tag!r} does not continue a {label} entity (BILUO entities open with B- or U-)"
+            if prefix in ("B", "U") and open_label is not None:
+                return i - 1, f"entity {open_label!r} is not closed by L-{open_label} or U-{open_label}"
+            open_label = label if prefix in ("B", "I") else None
+        else:
+            open_label = label
+    if name == "BILUO" and open_label is not None:
+        return len(tags) - 1, f"entity {open_label!r} is not closed by L-{open_label} or U-{open_label}"
+    return None

@@ -159,3 +159,67 @@ def test_convert_pubtator_cli(pubtator_file, tmp_path):
     assert result.exit_code == 0, result.output
     docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
     assert len(docs) == 2 and {e.label_ for e in docs[0].ents} == {"Disease"}
+
+
+IOB = """-DOCSTART- O
+
+Alice B-PER
+visited O
+New B-LOC
+York I-LOC
+. O
+
+Bob B-PER
+left O
+
+-DOCSTART- O
+
+Carol B-PER
+"""
+
+
+def test_iob_reader_reads_documents(tmp_path):
+    from spacy.lang.en import English
+
+    from spacy_crf_ner.corpora import create_iob_reader
+
+    path = tmp_path / "train.iob"
+    path.write_text(IOB, encoding="utf8")
+    examples = list(create_iob_reader(str(path), scheme="BIO")(English()))
+    assert len(examples) == 2
+    ref = examples[0].reference
+    assert [(e.text, e.label_) for e in ref.ents] == [("Alice", "PER"), ("New York", "LOC"), ("Bob", "PER")]
+    assert [t.text for t in examples[0].predicted] == [t.text for t in ref]
+
+
+@pytest.mark.parametrize(
+    "bad,scheme,token",
+    [("X-LOC", "IOB1", "York"), ("B_LOC", "BIO", "York"), ("I-X", "BIO", "York")],
+)
+def test_iob_reader_rejects_tags_it_cannot_interpret(tmp_path, bad, scheme, token):
+    """spacy convert -c ner reads these as entities (X-LOC and B_LOC as LOC,
+    I-X after O as a new entity of a new label X); the reader refuses them,
+    naming the file, line, document and token."""
+    from spacy.lang.en import English
+
+    from spacy_crf_ner.corpora import IOBFormatError, create_iob_reader
+
+    path = tmp_path / "train.iob"
+    path.write_text(IOB.replace("York I-LOC", f"York {bad}").replace("New B-LOC", "New O"), encoding="utf8")
+    with pytest.raises(IOBFormatError) as err:
+        list(create_iob_reader(str(path), scheme=scheme)(English()))
+    message = str(err.value)
+    assert "train.iob:6:" in message and repr(bad) in message and repr(token) in message and "document 1" in message
+
+
+def test_iob_reader_undecodable_and_unknown_scheme(tmp_path):
+    from spacy.lang.en import English
+
+    from spacy_crf_ner.corpora import IOBFormatError, create_iob_reader
+
+    path = tmp_path / "train.iob"
+    path.write_bytes(b"Alice B-PER\nCaf\xe9 O\n")
+    with pytest.raises(IOBFormatError, match=r"train\.iob:2: not UTF-8"):
+        list(create_iob_reader(str(path))(English()))
+    with pytest.raises(ValueError, match="Unknown tag scheme"):
+        create_iob_reader(str(path), scheme="IOB9")

@@ -39,3 +39,40 @@ def test_import_is_cheap():
     code = "import sys, spacy_crf_ner; print('torch' in sys.modules, 'numba' in sys.modules, 'spacy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"]
+
+
+class _Payload:
+    """Unpickling this runs code: it creates a file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_saved_torch_weights_load_without_unpickling_objects(tmp_path):
+    """thinc's PyTorchShim loads weights with torch.load, whose default since
+    torch 2.6 (the floor in pyproject) is weights_only=True: a saved model
+    whose weights hold a pickled object fails to load and runs nothing."""
+    import io
+
+    import torch
+    from thinc.shims.pytorch import default_deserialize_torch_model
+
+    assert tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 6)
+    marker = tmp_path / "ran"
+    buf = io.BytesIO()
+    torch.save({"weight": _Payload(str(marker))}, buf)
+    with pytest.raises(Exception, match="(?i)weights_only|unpickl"):
+        default_deserialize_torch_model(torch.nn.Linear(2, 2), buf.getvalue(), torch.device("cpu"))
+    assert not marker.exists()
+
+
+def test_dependency_floors():
+    from pathlib import Path
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert re.search(r'"torch>=2\.(6|[7-9]|\d\d)', text)
+    assert '"regex>=' in text

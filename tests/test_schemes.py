@@ -69,3 +69,40 @@ def test_biluo_to_scheme_keeps_missing():
         "B-PER", None, "B-LOC", "I-LOC", None, "O",
     ]
     assert biluo_to_scheme(["U-PER", None], "BIOES") == ["U-PER", None]
+
+
+@pytest.mark.parametrize(
+    "tags,scheme,bad",
+    [
+        (["B-PER", "X-LOC", "O"], "IOB1", 1),
+        (["O", "B_LOC", "I-LOC"], "BIO", 1),
+        (["O", "I-X"], "BIO", 1),
+        (["B-LOC", "I-PER"], "BIO", 1),
+        (["O", "I-X"], "IOB2", 1),
+        (["B-LOC", "O"], "BILUO", 0),
+        (["U-LOC", "L-LOC"], "BILUO", 1),
+        (["B-LOC", "I-LOC"], "BIOES", 1),
+        (["B-"], "BIO", 0),
+        (["b-LOC"], "BIO", 0),
+    ],
+)
+def test_find_invalid_tag(tags, scheme, bad):
+    from spacy_crf_ner.schemes import find_invalid_tag
+
+    found = find_invalid_tag(tags, scheme)
+    assert found is not None and found[0] == bad
+
+
+@pytest.mark.parametrize(
+    "tags,scheme",
+    [
+        (["O", "I-X", "I-X", "B-X", "O"], "IOB1"),
+        (["B-X", "I-X", "B-Y", "O", "B-X"], "BIO"),
+        (["B-X", "I-X", "L-X", "U-Y", "O", "S-Z", "B-Z", "E-Z"], "BILUO"),
+        ([], "BIO"),
+    ],
+)
+def test_valid_tags(tags, scheme):
+    from spacy_crf_ner.schemes import find_invalid_tag
+
+    assert find_invalid_tag(tags, scheme) is None

@@ -8,6 +8,7 @@ the shortest span of preceding words in which the characters of the short form
 appear in order, the first one starting a word.
 """
 import re
+from bisect import bisect_right
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 _PAREN_RE = re.compile(r"\(([^()]{1,120})\)")
@@ -112,13 +113,17 @@ def find_abbreviations(text: str) -> List[Abbreviation]:
     RETURNS (List[Abbreviation]): The definitions.
     """
     found: List[Abbreviation] = []
+    # Where each sentence or bracket boundary ends, found once: a boundary
+    # never reaches into the "(" after it, so those before a parenthesis are
+    # the ones a search that stops there would find.
+    boundary_ends = [b.end() for b in _BOUNDARY_RE.finditer(text)]
     for m in _PAREN_RE.finditer(text):
         inner = m.group(1)
         inner_stripped = inner.strip()
         # Text before "(" up to a sentence or bracket boundary.
         before_end = m.start()
-        boundaries = list(_BOUNDARY_RE.finditer(text, 0, before_end))
-        window_start = boundaries[-1].end() if boundaries else 0
+        last = bisect_right(boundary_ends, before_end) - 1
+        window_start = boundary_ends[last] if last >= 0 else 0
         # "(SF)", "(SF; other text)" or "(other text; SF)": try each chunk.
         abbr = None
         for chunk in re.split(r"[;,]\s", inner_stripped):

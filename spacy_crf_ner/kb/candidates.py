@@ -24,8 +24,9 @@ import numpy
 import srsly
 from .._numba import njit
 
-from .knowledge_base import KnowledgeBase
+from .knowledge_base import KnowledgeBase, read_msgpack_dict, read_npy
 from .normalize import NormalizationConfig, Normalizer, invert_name, numbers, sorted_key
+from .validation import FIX, ModelDataError, Where, validate_index
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -100,6 +101,25 @@ class IndexConfig:
     typo_max_length: int = 40
     number_penalty: float = 0.1
     cache_size: int = 100_000
+
+    def __post_init__(self) -> None:
+        # The kernels size their buffers from these: out-of-range values would
+        # make them index outside the buffers.
+        ints = ("posting_budget", "n_rescore", "n_keys", "typo_min_length", "typo_max_length")
+        for name in ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < 1:
+                raise ValueError(f"entity_normalizer: index setting {name} must be a positive integer, not {value!r}.")
+        if isinstance(self.cache_size, bool) or not isinstance(self.cache_size, (int, numpy.integer)) or self.cache_size < 0:
+            raise ValueError(f"entity_normalizer: index setting cache_size must be an integer >= 0, not {self.cache_size!r}.")
+        if self.typo_min_length > self.typo_max_length:
+            raise ValueError("entity_normalizer: index setting typo_min_length must not exceed typo_max_length.")
+        if not self.ngram_sizes or not all(isinstance(n, (int, numpy.integer)) and n >= 1 for n in self.ngram_sizes):
+            raise ValueError(f"entity_normalizer: index setting ngram_sizes must be positive integers, not {self.ngram_sizes!r}.")
+        for name in ("word_order_score", "number_penalty"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"entity_normalizer: index setting {name} must be in [0, 1], not {value!r}.")
 
     @classmethod
     def from_dict(cls, cfg: Dict[str, Any]) -> "IndexConfig":
@@ -1348,25 +1368,36 @@ class CandidateIndex:
         }
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any], kb: KnowledgeBase) -> "CandidateIndex":
+    def from_dict(cls, data: Dict[str, Any], kb: KnowledgeBase, where: Optional[Where] = None) -> "CandidateIndex":
         """data (Dict[str, Any]): As returned by :meth:`to_dict`.
         kb (KnowledgeBase): The KB the index was built from.
+        where (Optional[Callable[[str], str]]): Names the source of a field in
+            errors (e.g. its file).
         RETURNS (CandidateIndex): The index.
+        RAISES (ModelDataError): If the data is not a valid index of this KB.
         """
+        where = where or (lambda field: f"candidate index data (field '{field}')")
+        data = validate_index(data, kb.n_aliases, where)
         self = cls.__new__(cls)
         self.kb = kb
-        self.normalization = NormalizationConfig.from_dict(data["normalization"])
-        self.config = IndexConfig.from_dict(data["config"])
+        try:
+            self.normalization = NormalizationConfig.from_dict(data["normalization"])
+        except (TypeError, ValueError) as err:
+            raise ModelDataError(f"entity_normalizer: invalid settings in {where('normalization')}: {err}. {FIX}") from None
+        try:
+            self.config = IndexConfig.from_dict(data["config"])
+        except (TypeError, ValueError) as err:
+            raise ModelDataError(f"entity_normalizer: invalid settings in {where('config')}: {err}. {FIX}") from None
         self.normalizer = Normalizer(self.normalization)
-        self.keys = list(data["keys"])
+        self.keys = data["keys"]
         self.vocab = {g: i for i, g in enumerate(data["vocab"])}
         for name in ("key_ptr", "key_pairs", "idf", "row_ptr", "row_cols", "row_vals"):
-            setattr(self, name, numpy.ascontiguousarray(data[name]))
+            setattr(self, name, data[name])
         self._finish()
         # Indexes saved without a neighbour table search behind exact matches.
         if "neighbour_params" in data:
-            self._neighbours = tuple(numpy.ascontiguousarray(data[name]) for name in cls._NEIGHBOUR_ARRAYS)
-            self._neighbour_params = tuple(int(v) for v in data["neighbour_params"])  # type: ignore[assignment]
+            self._neighbours = tuple(data[name] for name in cls._NEIGHBOUR_ARRAYS)  # type: ignore[assignment]
+            self._neighbour_params = tuple(data["neighbour_params"])  # type: ignore[assignment]
         return self
 
     _ARRAYS = ("key_ptr", "key_pairs", "idf", "row_ptr", "row_cols", "row_vals")
@@ -1390,12 +1421,16 @@ class CandidateIndex:
         """path (Union[str, Path]): A directory written by :meth:`to_disk`.
         kb (KnowledgeBase): The KB the index was built from.
         RETURNS (CandidateIndex): The index.
+        RAISES (ModelDataError): If a file is missing, unreadable or invalid.
         """
         path = Path(path)
-        data = dict(srsly.read_msgpack(path / "index.msgpack"))
-        for name in cls._ARRAYS + (cls._NEIGHBOUR_ARRAYS if "neighbour_params" in data else ()):
-            data[name] = numpy.load(path / f"{name}.npy", allow_pickle=False)
-        return cls.from_dict(data, kb)
+        data = read_msgpack_dict(path / "index.msgpack")
+        arrays = cls._ARRAYS + (cls._NEIGHBOUR_ARRAYS if "neighbour_params" in data else ())
+        for name in arrays:
+            data[name] = read_npy(path / f"{name}.npy")
+        return cls.from_dict(
+            data, kb, lambda field: str(path / (f"{field}.npy" if field in arrays else "index.msgpack"))
+        )
 
 
 def _object_array(strings: Sequence[str]) -> numpy.ndarray:

@@ -19,6 +19,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 import numpy
 import srsly
 
+from .validation import FIX, ModelDataError, Where, validate_kb
+
 logger = logging.getLogger("spacy_crf_ner")
 
 KB_FORMATS = ("jsonl", "tsv", "csv")
@@ -225,21 +227,23 @@ class KnowledgeBase:
         }
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "KnowledgeBase":
+    def from_dict(cls, data: Dict[str, Any], where: Optional[Where] = None) -> "KnowledgeBase":
         """data (Dict[str, Any]): As returned by :meth:`to_dict`.
+        where (Optional[Callable[[str], str]]): Names the source of a field in
+            errors (e.g. its file).
         RETURNS (KnowledgeBase): The KB.
+        RAISES (ModelDataError): If the data is not a valid KB.
         """
+        data = validate_kb(data, where or (lambda field: f"knowledge base data (field '{field}')"))
         kb = cls()
-        kb.ids = list(data["ids"])
-        kb.names = list(data["names"])
+        kb.ids = data["ids"]
+        kb.names = data["names"]
         kb.types = [tuple(t) for t in data["types"]]
-        kb.descriptions = list(data["descriptions"])
+        kb.descriptions = data["descriptions"]
         kb._id_to_index = {entity_id: i for i, entity_id in enumerate(kb.ids)}
-        kb.alias_texts = list(data["alias_texts"])
-        kb.alias_entities = numpy.asarray(data["alias_entities"]).tolist()
-        kb.alias_counts = numpy.asarray(data["alias_counts"]).tolist()
-        if not (len(kb.alias_texts) == len(kb.alias_entities) == len(kb.alias_counts)):
-            raise ValueError("entity_normalizer: corrupt knowledge base: alias arrays differ in length.")
+        kb.alias_texts = data["alias_texts"]
+        kb.alias_entities = data["alias_entities"].tolist()
+        kb.alias_counts = data["alias_counts"].tolist()
         kb._pair_index = None
         return kb
 
@@ -270,17 +274,43 @@ class KnowledgeBase:
     def from_disk(cls, path: Union[str, Path]) -> "KnowledgeBase":
         """path (Union[str, Path]): A directory written by :meth:`to_disk`.
         RETURNS (KnowledgeBase): The KB.
+        RAISES (ModelDataError): If a file is missing, unreadable or invalid.
         """
         path = Path(path)
         if not (path / "strings.msgpack").exists():
             raise FileNotFoundError(
                 f"entity_normalizer: no knowledge base in {path} (strings.msgpack missing). "
-                "Build one with `python -m spacy_crf_ner build-kb KB_FILE OUT_DIR`."
+                "Build one with `python -m spacy_crf_ner build-kb KB_FILE OUT_DIR`, or re-save "
+                "the pipeline."
             )
-        data = dict(srsly.read_msgpack(path / "strings.msgpack"))
-        data["alias_entities"] = numpy.load(path / "alias_entities.npy", allow_pickle=False)
-        data["alias_counts"] = numpy.load(path / "alias_counts.npy", allow_pickle=False)
-        return cls.from_dict(data)
+        data = read_msgpack_dict(path / "strings.msgpack")
+        for name in ("alias_entities", "alias_counts"):
+            data[name] = read_npy(path / f"{name}.npy")
+        files = {"alias_entities": "alias_entities.npy", "alias_counts": "alias_counts.npy"}
+        return cls.from_dict(data, lambda field: str(path / files.get(field, "strings.msgpack")))
+
+
+def read_msgpack_dict(path: Path) -> Dict[str, Any]:
+    """A msgpack file holding a mapping, or a ModelDataError naming it."""
+    try:
+        data = srsly.read_msgpack(path)
+    except FileNotFoundError:
+        raise ModelDataError(f"entity_normalizer: {path} is missing. {FIX}") from None
+    except Exception as err:  # msgpack raises many types on damaged input
+        raise ModelDataError(f"entity_normalizer: cannot read {path} ({type(err).__name__}: {err}). {FIX}") from None
+    if not isinstance(data, dict):
+        raise ModelDataError(f"entity_normalizer: {path} does not hold a mapping. {FIX}")
+    return dict(data)
+
+
+def read_npy(path: Path) -> numpy.ndarray:
+    """A .npy array (never pickled objects), or a ModelDataError naming it."""
+    try:
+        return numpy.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ModelDataError(f"entity_normalizer: {path} is missing. {FIX}") from None
+    except Exception as err:  # damaged headers or data raise several types
+        raise ModelDataError(f"entity_normalizer: cannot read {path} ({type(err).__name__}: {err}). {FIX}") from None
 
 
 def resolve_format(path: Path, format: str) -> str:
@@ -318,6 +348,24 @@ def _string_list(value: Any, field: str, where: str) -> List[str]:
     return [v for v in value if v.strip()]
 
 
+def iter_lines(path: Path) -> Iterator[Tuple[int, str]]:
+    """The lines of a UTF-8 text file (a leading byte order mark dropped),
+    numbered from 1, without their line break.
+
+    RAISES (KBFormatError): On bytes that are not UTF-8, naming file and line.
+    """
+    with Path(path).open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise KBFormatError(
+                    f"{path}:{lineno}: not UTF-8 (byte {raw[err.start:err.start + 1]!r} at column "
+                    f"{err.start + 1}). Save the file as UTF-8."
+                ) from None
+            yield lineno, line.rstrip("\r\n")
+
+
 def iter_jsonl(path: Path) -> Iterator[Dict[str, Any]]:
     """Read KB records from a JSONL file.
 
@@ -325,18 +373,17 @@ def iter_jsonl(path: Path) -> Iterator[Dict[str, Any]]:
     YIELDS (Dict[str, Any]): Records with keys id, name, aliases, types, description.
     RAISES (KBFormatError): On a malformed line, naming file and line number.
     """
-    with Path(path).open(encoding="utf8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise KBFormatError(f"{where}: invalid JSON ({err.msg} at column {err.colno}).") from None
-            if not isinstance(obj, dict):
-                raise KBFormatError(f"{where}: expected a JSON object, got {type(obj).__name__}.")
-            yield _check_record(obj, where)
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise KBFormatError(f"{where}: invalid JSON ({err.msg} at column {err.colno}).") from None
+        if not isinstance(obj, dict):
+            raise KBFormatError(f"{where}: expected a JSON object, got {type(obj).__name__}.")
+        yield _check_record(obj, where)
 
 
 def _check_record(obj: Dict[str, Any], where: str) -> Dict[str, Any]:
@@ -371,51 +418,87 @@ def iter_table(
 ) -> Iterator[Dict[str, Any]]:
     """Read KB records from a TSV or CSV file with a header row.
 
+    TSV is plain tab-separated text: each line is one row, split at tabs,
+    and quotes are ordinary characters (a cell cannot hold a tab or a line
+    break). CSV follows RFC 4180 as Python's ``csv`` module reads it: a cell
+    in double quotes may hold commas and line breaks, and ``""`` inside it
+    is one quote; a row may therefore span several lines, and an unbalanced
+    quote is reported with the line where its row starts.
+
     path (Path): The file.
     fmt (str): "tsv" or "csv".
     columns (Optional[Dict[str, str]]): field -> header name overrides.
     list_separator (str): Separator inside the aliases and types cells.
     YIELDS (Dict[str, Any]): Records with keys id, name, aliases, types, description.
-    RAISES (KBFormatError): On a missing header column or a malformed row.
+    RAISES (KBFormatError): On a missing header column, a malformed row or
+        bytes that are not UTF-8, naming file and line.
     """
     columns = dict(columns or {})
-    delimiter = "\t" if fmt == "tsv" else ","
-    with Path(path).open(encoding="utf8", newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
+    rows = _tsv_rows(path) if fmt == "tsv" else _csv_rows(path)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise KBFormatError(f"{path}:1: empty file, expected a header row.") from None
+    positions: Dict[str, int] = {}
+    for field in _TABLE_FIELDS:
+        name = columns.get(field, field)
+        if name in header:
+            positions[field] = header.index(name)
+    for field in ("id", "name"):
+        if field not in positions:
+            raise KBFormatError(
+                f"{path}:1: header has no '{columns.get(field, field)}' column "
+                f"(found {header}). Name the columns id, name[, aliases, types, "
+                "description] or pass columns={...}."
+            )
+    for lineno, row in rows:
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        where = f"{path}:{lineno}"
+        if len(row) != len(header):
+            raise KBFormatError(
+                f"{where}: expected {len(header)} {fmt.upper()} fields as in the header, "
+                f"got {len(row)}."
+            )
+        obj: Dict[str, Any] = {
+            "id": row[positions["id"]],
+            "name": row[positions["name"]],
+        }
+        for field in ("aliases", "types"):
+            if field in positions:
+                cell = row[positions[field]]
+                obj[field] = [v for v in cell.split(list_separator)] if cell else []
+        if "description" in positions:
+            obj["description"] = row[positions["description"]]
+        yield _check_record(obj, where)
+
+
+def _tsv_rows(path: Path) -> Iterator[Tuple[int, List[str]]]:
+    """(line number, cells) of a tab-separated file, without quote processing."""
+    for lineno, line in iter_lines(path):
+        yield lineno, line.split("\t")
+
+
+def _csv_rows(path: Path) -> Iterator[Tuple[int, List[str]]]:
+    """(line number where the row starts, cells) of a CSV file."""
+    lines = iter_lines(path)
+    numbers: List[int] = []
+
+    def text() -> Iterator[str]:
+        for lineno, line in lines:
+            numbers.append(lineno)
+            yield line + "\n"
+
+    reader = csv.reader(text(), delimiter=",", strict=True)
+    while True:
+        first = len(numbers) + 1
         try:
-            header = next(reader)
+            row = next(reader)
         except StopIteration:
-            raise KBFormatError(f"{path}:1: empty file, expected a header row.") from None
-        positions: Dict[str, int] = {}
-        for field in _TABLE_FIELDS:
-            name = columns.get(field, field)
-            if name in header:
-                positions[field] = header.index(name)
-        for field in ("id", "name"):
-            if field not in positions:
-                raise KBFormatError(
-                    f"{path}:1: header has no '{columns.get(field, field)}' column "
-                    f"(found {header}). Name the columns id, name[, aliases, types, "
-                    "description] or pass columns={...}."
-                )
-        for row in reader:
-            lineno = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            where = f"{path}:{lineno}"
-            if len(row) != len(header):
-                raise KBFormatError(
-                    f"{where}: expected {len(header)} {fmt.upper()} fields as in the header, "
-                    f"got {len(row)}."
-                )
-            obj: Dict[str, Any] = {
-                "id": row[positions["id"]],
-                "name": row[positions["name"]],
-            }
-            for field in ("aliases", "types"):
-                if field in positions:
-                    cell = row[positions[field]]
-                    obj[field] = [v for v in cell.split(list_separator)] if cell else []
-            if "description" in positions:
-                obj["description"] = row[positions["description"]]
-            yield _check_record(obj, where)
+            return
+        except csv.Error as err:
+            raise KBFormatError(
+                f"{path}:{first}: malformed CSV row ({err}); a cell that starts with a double "
+                "quote must end with one, and quotes inside it are doubled (\"\")."
+            ) from None
+        yield first, row

@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Tuple
 
+import regex
+
 _PUNCT_RE = re.compile(r"[^\w\s]|_", re.UNICODE)
 _POSSESSIVE_RE = re.compile(r"(?<=\w)['\u2019]s\b", re.UNICODE)
 _DOTTED_RE = re.compile(r"\b(?:\w\.){2,}(?:\w\b)?", re.UNICODE)
@@ -84,7 +86,17 @@ class NormalizationConfig:
         if "stop_suffixes" in values:
             values["stop_suffixes"] = tuple(values["stop_suffixes"])
         if "replacements" in values:
-            values["replacements"] = tuple(tuple(pair) for pair in values["replacements"])
+            pairs = values["replacements"]
+            if not isinstance(pairs, (list, tuple)) or not all(
+                isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in pairs
+            ):
+                raise ValueError(
+                    "entity_normalizer: normalization replacements must be a list of "
+                    f"[pattern, replacement] pairs, not {pairs!r}."
+                )
+            values["replacements"] = tuple(tuple(pair) for pair in pairs)
+            for pattern, repl in values["replacements"]:
+                compile_replacement(pattern, repl)
         return cls(**values)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -93,6 +105,31 @@ class NormalizationConfig:
         data["stop_suffixes"] = list(self.stop_suffixes)
         data["replacements"] = [list(pair) for pair in self.replacements]
         return data
+
+
+# Seconds one replacement pattern may take on one word. Replacements come
+# from a pipeline's saved settings: a pattern that backtracks catastrophically
+# must not hang whoever loads the pipeline.
+REPLACEMENT_TIMEOUT = 0.05
+
+
+def compile_replacement(pattern: Any, repl: Any) -> Any:
+    """Compile a replacement pattern with the `regex` module (whose matching
+    takes a time limit), checking the pair.
+
+    RAISES (ValueError): If the pair is not two strings or does not compile.
+    """
+    if not isinstance(pattern, str) or not isinstance(repl, str):
+        raise ValueError(
+            f"entity_normalizer: a replacement is a [pattern, replacement] pair of strings, "
+            f"not {[pattern, repl]!r}."
+        )
+    try:
+        compiled = regex.compile(pattern)
+        compiled.sub(repl, "", timeout=REPLACEMENT_TIMEOUT)
+    except (regex.error, IndexError, TimeoutError) as err:
+        raise ValueError(f"entity_normalizer: invalid replacement {[pattern, repl]!r}: {err}.") from None
+    return compiled
 
 
 def strip_accents(text: str) -> str:
@@ -192,8 +229,8 @@ class Normalizer:
         )
         # Longest suffix in words (after punctuation removal "s.a." is "s a").
         self._suffix_words = max((len(s.split()) for s in self._suffixes), default=0)
-        self._replacements: List[Tuple["re.Pattern[str]", str]] = [
-            (re.compile(pattern), repl) for pattern, repl in config.replacements
+        self._replacements: List[Tuple[Any, str]] = [
+            (compile_replacement(pattern, repl), repl) for pattern, repl in config.replacements
         ]
         self._cache: Dict[str, str] = {}
 
@@ -246,7 +283,22 @@ class Normalizer:
             out = []
             for w in words:
                 for pattern, repl in self._replacements:
-                    w = pattern.sub(repl, w)
+                    try:
+                        w = pattern.sub(repl, w, timeout=REPLACEMENT_TIMEOUT)
+                    except TimeoutError:
+                        raise ValueError(
+                            f"entity_normalizer: the replacement pattern {pattern.pattern!r} took more "
+                            f"than {REPLACEMENT_TIMEOUT} s on the word {w[:80]!r} (catastrophic "
+                            "backtracking, e.g. a nested quantifier such as '(a+)+'). Rewrite the pattern "
+                            "in [components.entity_normalizer.normalization] replacements and re-save "
+                            "the pipeline."
+                        ) from None
+                    except (regex.error, IndexError) as err:
+                        raise ValueError(
+                            f"entity_normalizer: the replacement of pattern {pattern.pattern!r} failed on "
+                            f"the word {w[:80]!r}: {err}. Fix it in [components.entity_normalizer."
+                            "normalization] replacements and re-save the pipeline."
+                        ) from None
                 out.extend(w.split())
             words = out
         return words

@@ -20,7 +20,10 @@ from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d, Ints1d
 
 from ..layers.crf import CRFPosteriors, crf_decode, crf_loss, set_crf_tags
-from ..schemes import tag_names
+from ..integrity import verify_checksums, write_checksums
+from ..schemes import normalize_scheme, tag_names
+
+_RESAVE = "The file is damaged or from another version: re-save the pipeline, or re-train the component."
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -336,33 +339,75 @@ class CRFSequenceLabeler(TrainablePipe):
         return util.to_bytes(serialize, exclude)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "CRFSequenceLabeler":
+        def load_cfg(b: bytes) -> None:
+            try:
+                cfg = srsly.json_loads(b)
+            except Exception as err:  # the JSON readers raise several types
+                raise ValueError(f"[{self.name}] cannot read the saved settings ({err}). {_RESAVE}") from None
+            self._check_cfg(cfg, "the saved settings")
+            self._load_cfg(cfg)
+
+        def load_model(b: bytes) -> None:
+            try:
+                self.model.from_bytes(b)
+            except Exception as err:  # msgpack and thinc raise many types on damaged input
+                raise ValueError(
+                    f"[{self.name}] cannot load the saved weights ({type(err).__name__}: {err}). {_RESAVE}"
+                ) from None
+
         deserialize = {
-            "cfg": lambda b: self._load_cfg(srsly.json_loads(b)),
+            "cfg": load_cfg,
             "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
-            "model": lambda b: self.model.from_bytes(b),
+            "model": load_model,
         }
-        util.from_bytes(bytes_data, deserialize, exclude)
+        try:
+            util.from_bytes(bytes_data, deserialize, exclude)
+        except Exception as err:  # msgpack raises many types on damaged input
+            if str(err).startswith(f"[{self.name}]"):
+                raise
+            raise ValueError(
+                f"[{self.name}] cannot read the saved data ({type(err).__name__}: {err}). {_RESAVE}"
+            ) from None
         self._restore_tags()
         return self
 
     def to_disk(self, path: Path, *, exclude: Iterable[str] = tuple()) -> None:
+        path = util.ensure_path(path)
         serialize = {
             "cfg": lambda p: srsly.write_json(p, self.cfg),
             "vocab": lambda p: self.vocab.to_disk(p, exclude=exclude),
             "model": lambda p: p.open("wb").write(self.model.to_bytes()),
         }
         util.to_disk(path, serialize, exclude)
+        write_checksums(path, [name for name in ("cfg", "model") if name not in exclude])
 
     def from_disk(self, path: Path, *, exclude: Iterable[str] = tuple()) -> "CRFSequenceLabeler":
+        path = util.ensure_path(path)
+        verify_checksums(path, self.name, exclude)
+
+        def load_cfg(p: Path) -> None:
+            try:
+                cfg = srsly.read_json(p)
+            except Exception as err:  # the JSON readers raise several types
+                raise ValueError(f"[{self.name}] cannot read {p} ({err}). {_RESAVE}") from None
+            self._check_cfg(cfg, p)
+            self._load_cfg(cfg)
+
         def load_model(p: Path) -> None:
             try:
                 with p.open("rb") as file_:
                     self.model.from_bytes(file_.read())
             except AttributeError:
                 raise ValueError(Errors.E149) from None
+            except FileNotFoundError:
+                raise ValueError(f"[{self.name}] {p} is missing. {_RESAVE}") from None
+            except Exception as err:  # msgpack and thinc raise many types on damaged input
+                raise ValueError(
+                    f"[{self.name}] cannot load the weights in {p} ({type(err).__name__}: {err}). {_RESAVE}"
+                ) from None
 
         deserialize = {
-            "cfg": lambda p: self._load_cfg(srsly.read_json(p)),
+            "cfg": load_cfg,
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
             "model": load_model,
         }
@@ -370,3 +415,26 @@ class CRFSequenceLabeler(TrainablePipe):
         self._restore_tags()
         return self
 
+    def _check_cfg(self, cfg: Any, where: Any) -> None:
+        """Check settings read from a saved `cfg` before using them."""
+        if not isinstance(cfg, dict):
+            raise ValueError(f"[{self.name}] {where} does not hold a mapping of settings. {_RESAVE}")
+        labels = cfg.get("labels", [])
+        if not isinstance(labels, list) or not all(isinstance(v, str) and v for v in labels):
+            raise ValueError(f"[{self.name}] {where}: 'labels' must be a list of non-empty strings. {_RESAVE}")
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"[{self.name}] {where}: 'labels' repeats a label. {_RESAVE}")
+        scheme = cfg.get("scheme", self.cfg["scheme"])
+        try:
+            if not isinstance(scheme, str):
+                raise ValueError(f"'scheme' must be a string, not {scheme!r}")
+            normalize_scheme(scheme)
+        except ValueError as err:
+            raise ValueError(f"[{self.name}] {where}: {err}. {_RESAVE}") from None
+        for key, low, high in (("span_threshold", 0.0, 1.0), ("temperature", 0.0, float("inf"))):
+            if key in cfg:
+                value = cfg[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                    raise ValueError(f"[{self.name}] {where}: invalid {key} {value!r}. {_RESAVE}")
+        if "temperature" in cfg and not cfg["temperature"] > 0:
+            raise ValueError(f"[{self.name}] {where}: temperature must be positive. {_RESAVE}")

@@ -1,5 +1,6 @@
 """`crf_ner`: named entity recognition with a linear-chain CRF."""
-from typing import Callable, Iterable, List, Optional, Tuple
+import logging
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -8,7 +9,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
-from ..layers.crf import CRFPosteriors, span_begin_inside
+from ..layers.crf import CRFPosteriors
 from ..schemes import (
     biluo_to_scheme,
     continuation_tags,
@@ -35,6 +36,8 @@ maxout_pieces = 3
 subword_features = true
 """
 DEFAULT_NER_MODEL = Config().from_str(default_model_config)["model"]
+
+logger = logging.getLogger("spacy_crf_ner")
 
 CONFIDENCE_ATTR = "crf_confidence"
 if not Span.has_extension(CONFIDENCE_ATTR):
@@ -146,6 +149,34 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
             temperature=temperature,
         )
 
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Initialize for training (see `CRFSequenceLabeler.initialize`), and
+        warn about gold entities over whitespace tokens: crf_ner tags those
+        tokens O when predicting, so such entities can never be predicted."""
+        super().initialize(get_examples, nlp=nlp, labels=labels)
+        count = 0
+        first = None
+        for i, eg in enumerate(get_examples()):
+            for ent in eg.reference.ents:
+                if any(t.is_space for t in ent):
+                    count += 1
+                    if first is None:
+                        first = (i, ent.text, ent.label_)
+        if first is not None:
+            logger.warning(
+                "[%s] %d gold entities cover whitespace tokens (the first: %r, %s, in example %d). "
+                "crf_ner tags whitespace tokens O when predicting, so these entities can never be "
+                "predicted as annotated. Remove the line breaks or extra spaces inside entities, "
+                "or end the entities before them.",
+                self.name, count, first[1], first[2], first[0],
+            )
+
     def labels_from_example(self, example: Example) -> Iterable[str]:
         return [ent.label_ for ent in example.reference.ents]
 
@@ -210,29 +241,12 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
                 doc.spans[key] = SpanGroup(doc, name=key, attrs={"scores": []})
 
     def _probable_spans(self, doc: Doc, post: CRFPosteriors, b: int) -> SpanGroup:
-        """Every span with probability >= span_threshold, found exactly: a
-        span's probability is at most the marginal of its first tag (B-X or
-        U-X) and of each continuing tag, so no other span can pass."""
+        """Every span with probability >= span_threshold, found exactly in time
+        linear in the length of the doc (see `CRFPosteriors.probable_spans`:
+        at most len(labels) / span_threshold steps per token)."""
         threshold = max(self.cfg["span_threshold"], 1e-12)
         key = self.cfg["spans_key"]
-        marg = self.model.ops.to_numpy(post.token_marginals(b))
-        begin, inside = span_begin_inside(self.cfg["scheme"], self.tags)
-        found: List[Tuple[float, int, int, str]] = []
-        n = len(doc)
-        for label in self.labels:
-            p_begin = marg[:, begin[label]].sum(axis=1)
-            p_inside = marg[:, inside[label]].sum(axis=1)
-            for start in numpy.flatnonzero(p_begin >= threshold).tolist():
-                end = start + 1
-                while True:
-                    p = post.span_prob(b, start, end, label)
-                    if p >= threshold:
-                        found.append((p, start, end, label))
-                    if end >= n or p_inside[end] < threshold:
-                        break
-                    end += 1
-        found.sort(key=lambda x: (x[1], x[2], x[3]))
+        found = post.probable_spans(b, self.labels, threshold)
         spans = [Span(doc, s, e, label=label) for _, s, e, label in found]
         scores = numpy.asarray([p for p, _, _, _ in found], dtype="float32")
         return SpanGroup(doc, name=key, spans=spans, attrs={"scores": scores})
-

@@ -29,13 +29,18 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_get_examples
 from spacy.vocab import Vocab
 
+from ..integrity import verify_checksums, write_checksums
 from ..kb.abbreviations import abbreviation_map
 from ..kb.candidates import Candidate, CandidateIndex, CandidateTuple, IndexConfig
 from ..kb.knowledge_base import KnowledgeBase
 from ..kb.normalize import NormalizationConfig
+from ..kb.validation import FIX, ModelDataError
 from ..kb.scoring import CANDIDATES_KEY, canonical_kb_id, score_normalization
 
 logger = logging.getLogger("spacy_crf_ner")
+
+# Written into the saved cfg: whether kb/ and index/ were saved with it.
+_SAVED_KB = "saved_kb"
 
 _SUBTYPE_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)-?([0-9]+[A-Za-z]?)$")
 _COORDINATOR_RE = re.compile(r"\s(?:and|or|and/or|&)\s|/", re.I)
@@ -195,6 +200,10 @@ class EntityNormalizer(Pipe):
         scorer: Optional[Callable] = normalizer_score,
     ) -> None:
         """Initialize the component (see :func:`make_entity_normalizer` for the arguments)."""
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"entity_normalizer '{name}': top_k must be a positive integer, not {top_k!r}.")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold == threshold:
+            raise ValueError(f"entity_normalizer '{name}': threshold must be a number, not {threshold!r}.")
         self.vocab = vocab
         self.name = name
         self.scorer = scorer
@@ -553,30 +562,72 @@ class EntityNormalizer(Pipe):
         bytes_data (bytes): As returned by :meth:`to_bytes`.
         exclude (Iterable[str]): Fields to leave out.
         RETURNS (EntityNormalizer): The component.
+        RAISES (ValueError): If the data is damaged; nothing is changed then.
         """
-        data = srsly.msgpack_loads(bytes_data)
+        try:
+            data = srsly.msgpack_loads(bytes_data)
+        except Exception as err:  # msgpack raises many types on damaged input
+            raise ModelDataError(
+                f"entity_normalizer '{self.name}': cannot read the saved data ({type(err).__name__}: {err}). {FIX}"
+            ) from None
+        if not isinstance(data, dict):
+            raise ModelDataError(f"entity_normalizer '{self.name}': the saved data is not a mapping. {FIX}")
+        cfg = None
         if "cfg" in data and "cfg" not in exclude:
-            self.cfg.update(data["cfg"])
-        if "kb" in data and "kb" not in exclude:
-            self.kb = KnowledgeBase.from_dict(data["kb"])
-            self.index = CandidateIndex.from_dict(data["index"], self.kb)
+            cfg = self._checked_cfg(data["cfg"], "the saved settings")
+        kb = index = None
+        if "kb" not in exclude:
+            if ("kb" in data) != ("index" in data):
+                raise ModelDataError(
+                    f"entity_normalizer '{self.name}': the saved data has a knowledge base without its "
+                    f"index or the reverse. {FIX}"
+                )
+            if "kb" in data:
+                kb = KnowledgeBase.from_dict(data["kb"])
+                index = CandidateIndex.from_dict(data["index"], kb)
+        if cfg is not None:
+            self.cfg.update(cfg)
+        if kb is not None:
+            self.kb, self.index = kb, index
         return self
 
+    def _checked_cfg(self, cfg: Any, where: str) -> Dict[str, Any]:
+        """Settings read from a saved cfg, checked as the factory checks them."""
+        if not isinstance(cfg, dict):
+            raise ModelDataError(f"entity_normalizer '{self.name}': {where} is not a mapping of settings. {FIX}")
+        cfg = dict(cfg)
+        cfg.pop(_SAVED_KB, None)
+        unknown = sorted(set(cfg) - set(self.cfg))
+        if unknown:
+            raise ModelDataError(f"entity_normalizer '{self.name}': {where} has unknown settings {unknown}. {FIX}")
+        try:
+            merged = {**self.cfg, **cfg}
+            checked = EntityNormalizer(self.vocab, self.name, scorer=self.scorer, **merged).cfg
+        except (TypeError, ValueError, re.error) as err:
+            raise ModelDataError(f"entity_normalizer '{self.name}': invalid settings in {where}: {err}. {FIX}") from None
+        type_map = checked["type_map"]
+        if not all(isinstance(k, str) and all(isinstance(t, str) for t in v) for k, v in type_map.items()):
+            raise ModelDataError(f"entity_normalizer '{self.name}': {where}: type_map must map labels to lists of types. {FIX}")
+        return checked
+
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
-        """Save to a directory: ``cfg``, ``kb/`` and ``index/``.
+        """Save to a directory: ``cfg``, ``kb/`` and ``index/`` (whenever a KB
+        is set), and ``checksums.json`` of them all.
 
         path (Union[str, Path]): The directory.
         exclude (Iterable[str]): Fields to leave out ("cfg", "kb").
         """
         path = util.ensure_path(path)
+        saved_kb = self.kb is not None and self.index is not None and "kb" not in exclude
         serialize: Dict[str, Callable[[Path], None]] = {
-            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            "cfg": lambda p: srsly.write_json(p, {**self.cfg, _SAVED_KB: saved_kb}),
         }
-        if self.kb is not None and self.index is not None:
+        if saved_kb:
             kb, index = self.kb, self.index
-            serialize["kb"] = lambda p: kb.to_disk(p)
-            serialize["index"] = lambda p: index.to_disk(p)
+            serialize["kb"] = lambda p: kb.to_disk(p)  # type: ignore[union-attr]
+            serialize["index"] = lambda p: index.to_disk(p)  # type: ignore[union-attr]
         util.to_disk(path, serialize, exclude)
+        write_checksums(path, [name for name in ("cfg", "kb", "index") if name not in exclude])
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "EntityNormalizer":
         """Load from a directory written by :meth:`to_disk`.
@@ -584,21 +635,40 @@ class EntityNormalizer(Pipe):
         path (Union[str, Path]): The directory.
         exclude (Iterable[str]): Fields to leave out.
         RETURNS (EntityNormalizer): The component.
+        RAISES (ValueError): If a file is missing, damaged or invalid (naming
+            it); nothing is changed then.
         """
         path = util.ensure_path(path)
-
-        def load_cfg(p: Path) -> None:
-            self.cfg.update(srsly.read_json(p))
-
-        def load_kb(p: Path) -> None:
-            if p.exists():
-                self.kb = KnowledgeBase.from_disk(p)
-
-        def load_index(p: Path) -> None:
-            if p.exists() and self.kb is not None:
-                self.index = CandidateIndex.from_disk(p, self.kb)
-
-        util.from_disk(path, {"cfg": load_cfg, "kb": load_kb, "index": load_index}, exclude)
+        exclude = tuple(exclude)
+        verify_checksums(path, f"entity_normalizer '{self.name}'", exclude)
+        cfg = None
+        saved_kb = None
+        if "cfg" not in exclude and (path / "cfg").exists():
+            try:
+                raw = srsly.read_json(path / "cfg")
+            except Exception as err:  # the JSON readers raise several types
+                raise ModelDataError(f"entity_normalizer '{self.name}': cannot read {path / 'cfg'} ({err}). {FIX}") from None
+            if isinstance(raw, dict):
+                saved_kb = raw.get(_SAVED_KB)
+            cfg = self._checked_cfg(raw, str(path / "cfg"))
+        kb = index = None
+        if "kb" not in exclude and saved_kb is not False:
+            # saved_kb False: saved without a KB (folders left from an older save are stale).
+            has_kb, has_index = (path / "kb").exists(), (path / "index").exists()
+            if (saved_kb or has_kb or has_index) and not (has_kb and has_index):
+                missing = path / ("kb" if not has_kb else "index")
+                raise ModelDataError(
+                    f"entity_normalizer '{self.name}': {missing} is missing: the component was saved "
+                    "with a knowledge base and its candidate index. Re-save the pipeline, or "
+                    f"re-initialize it with [initialize.components.{self.name}.kb_loader]."
+                )
+            if has_kb and has_index:
+                kb = KnowledgeBase.from_disk(path / "kb")
+                index = CandidateIndex.from_disk(path / "index", kb)
+        if cfg is not None:
+            self.cfg.update(cfg)
+        if kb is not None:
+            self.kb, self.index = kb, index
         return self
 
 

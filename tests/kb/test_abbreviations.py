@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spacy_crf_ner.kb.abbreviations import abbreviation_map, best_long_form, find_abbreviations
 
@@ -49,3 +51,36 @@ def test_hyphenated_short_form_parts():
     found = {k: v.long for k, v in abbreviation_map(text).items()}
     assert found["GLD"] == "globoid cell leukodystrophy"
     assert found["AO"] == "adult onset"
+
+
+def test_long_text_with_many_parentheses_is_linear(monkeypatch):
+    """Boundaries are searched once per text, not once per parenthesis (which
+    made texts with many parentheses quadratic)."""
+    import spacy_crf_ner.kb.abbreviations as abbreviations
+
+    calls = []
+    pattern = abbreviations._BOUNDARY_RE
+
+    class Counting:
+        def finditer(self, *args):
+            calls.append(args[1:])
+            return pattern.finditer(*args)
+
+    monkeypatch.setattr(abbreviations, "_BOUNDARY_RE", Counting())
+    text = "Wilson disease (WD) and more words here " * 2000
+    found = abbreviations.find_abbreviations(text)
+    assert len(found) == 2000 and {a.long for a in found} == {"Wilson disease"}
+    assert len(calls) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab (.;)[]: \n!?AB", max_size=60))
+def test_window_start_is_the_last_boundary_before_the_parenthesis(text):
+    import spacy_crf_ner.kb.abbreviations as abbreviations
+
+    ends = [b.end() for b in abbreviations._BOUNDARY_RE.finditer(text)]
+    for m in abbreviations._PAREN_RE.finditer(text):
+        before = list(abbreviations._BOUNDARY_RE.finditer(text, 0, m.start()))
+        want = before[-1].end() if before else 0
+        got = max([e for e in ends if e <= m.start()], default=0)
+        assert got == want

@@ -140,3 +140,55 @@ def test_build_kb_cli(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert KnowledgeBase.from_disk(tmp_path / "mesh").ids == ["D1"]
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "tsv", "csv"])
+def test_undecodable_bytes_name_file_and_line(tmp_path, suffix):
+    path = tmp_path / f"kb.{suffix}"
+    good = {"jsonl": b'{"id": "Q1", "name": "IBM"}\n', "tsv": b"id\tname\nQ1\tIBM\n", "csv": b"id,name\nQ1,IBM\n"}[suffix]
+    bad = {"jsonl": b'{"id": "Q2", "name": "Caf\xe9"}\n', "tsv": b"Q2\tCaf\xe9\n", "csv": b"Q2,Caf\xe9\n"}[suffix]
+    path.write_bytes(good + bad)
+    line = good.count(b"\n") + 1
+    with pytest.raises(KBFormatError, match=rf"kb\.{suffix}:{line}: not UTF-8 .*column") as err:
+        KnowledgeBase.from_file(path)
+    assert "UTF-8" in str(err.value)
+
+
+def test_tsv_quotes_are_plain_characters(tmp_path):
+    """An unbalanced quote in a TSV cell never swallows the rows after it,
+    and a quoted cell keeps its quotes."""
+    path = tmp_path / "kb.tsv"
+    path.write_text(
+        'id\tname\taliases\n'
+        'Q1\t"Big Blue\tIBM\n'
+        'Q2\tApple\t\n'
+        'Q3\t"Quoted"\t\n',
+        encoding="utf8",
+    )
+    kb = KnowledgeBase.from_file(path)
+    assert kb.ids == ["Q1", "Q2", "Q3"]
+    assert kb.names == ['"Big Blue', "Apple", '"Quoted"']
+
+
+def test_tsv_byte_order_mark_and_crlf(tmp_path):
+    path = tmp_path / "kb.tsv"
+    path.write_bytes("\ufeffid\tname\r\nQ1\tIBM\r\n".encode("utf8"))
+    kb = KnowledgeBase.from_file(path)
+    assert kb.ids == ["Q1"] and kb.names == ["IBM"]
+
+
+def test_csv_standard_quoting(tmp_path):
+    """CSV keeps RFC 4180 quoting: quoted commas and doubled quotes, and a
+    quoted line break inside one cell."""
+    path = tmp_path / "kb.csv"
+    path.write_text('id,name,aliases\nQ1,"Arthritis, Rheumatoid","RA|""RA"""\nQ2,"two\nlines",\nQ3,x,\n')
+    kb = KnowledgeBase.from_file(path)
+    assert kb.ids == ["Q1", "Q2", "Q3"]
+    assert set(kb.get_aliases("Q1")) == {"Arthritis, Rheumatoid", "RA", '"RA"'}
+
+
+def test_csv_unbalanced_quote_is_an_error(tmp_path):
+    path = tmp_path / "kb.csv"
+    path.write_text('id,name\nQ1,"IBM\nQ2,Apple\nQ3,"Quoted",x\n')
+    with pytest.raises(KBFormatError, match=r"kb\.csv:2: malformed CSV row"):
+        KnowledgeBase.from_file(path)

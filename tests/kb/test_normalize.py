@@ -140,3 +140,26 @@ def test_cache_is_emptied_when_full(monkeypatch):
     # Full at three strings: the fourth emptied it, then was added.
     assert norm._cache == {"D": "d"}
     assert norm("D") == "d" and norm("Wilson's Disease") == "wilson disease"
+
+
+def test_backtracking_replacement_is_stopped():
+    """Replacements come from a saved pipeline's settings: a pattern that
+    backtracks catastrophically stops with an error naming it, in well under
+    a second, instead of hanging."""
+    import time
+
+    from spacy_crf_ner.kb.normalize import NormalizationConfig, Normalizer
+
+    norm = Normalizer(NormalizationConfig.from_dict({"replacements": [["(a|aa)+$", "x"]]}))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"replacement pattern '\(a\|aa\)\+\$' took more than"):
+        norm("a" * 40 + "b")
+    assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize("pairs", [[["(", "x"]], [["a"]], "ab", [[1, "x"]]])
+def test_bad_replacements_fail_when_read(pairs):
+    from spacy_crf_ner.kb.normalize import NormalizationConfig
+
+    with pytest.raises(ValueError, match="replacement"):
+        NormalizationConfig.from_dict({"replacements": pairs})

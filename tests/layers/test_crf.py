@@ -390,3 +390,100 @@ def test_resize_crf_maps_tags_by_name():
     trans, start, _ = constrained_scores(new)
     assert trans[3, 2] == -numpy.inf  # B-PER -> I-LOC
     assert start[2] == -numpy.inf
+
+
+def brute_span_probs(x, model, tags, scheme):
+    lz = brute_log_z(x, model)
+    probs = {}
+    for path, s in all_paths(x, model):
+        if numpy.isfinite(s):
+            for span in tags_to_spans([tags[k] for k in path], scheme):
+                probs[span] = probs.get(span, 0.0) + numpy.exp(s - lz)
+    return probs
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
+@pytest.mark.parametrize("seed", range(6))
+def test_probable_spans_match_brute_force(scheme, seed):
+    labels = ["PER", "LOC"]
+    model, tags = make_crf(scheme, labels, seed=seed, scale=0.5 + seed % 3)
+    rng = numpy.random.default_rng(100 + seed)
+    T = 1 + seed % 5
+    x = (rng.normal(size=(T, len(tags))) * (0.3 + seed % 2)).astype("float32")
+    probs = brute_span_probs(x, model, tags, scheme)
+    post = CRFPosteriors(model, [x])
+    for threshold in (0.5, 0.1, 0.02, 1e-4):
+        got = {(s, e, label): p for p, s, e, label in post.probable_spans(0, labels, threshold)}
+        for span, p in got.items():
+            assert p == pytest.approx(probs[span], abs=1e-6)
+        want = {span for span, p in probs.items() if p >= threshold + 1e-6}
+        assert want <= set(got)
+        assert all(probs[span] >= threshold - 1e-6 for span in got)
+
+
+def old_probable_spans(post, b, labels, threshold, scheme, tags):
+    """The exhaustive search this module replaced: extend while the inside
+    marginals pass the threshold, computing each candidate's probability."""
+    begin, inside = {}, {}
+    for i, tag in enumerate(tags):
+        if tag != "O":
+            (begin if tag[0] in "BU" else inside).setdefault(tag[2:], []).append(i)
+    marg = post.token_marginals(b)
+    n = len(marg)
+    found = []
+    for label in labels:
+        p_begin = marg[:, begin[label]].sum(axis=1)
+        p_inside = marg[:, inside[label]].sum(axis=1)
+        for start in numpy.flatnonzero(p_begin >= threshold).tolist():
+            end = start + 1
+            while True:
+                p = post.span_prob(b, start, end, label)
+                if p >= threshold:
+                    found.append((p, start, end, label))
+                if end >= n or p_inside[end] < threshold:
+                    break
+                end += 1
+    return found
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
+def test_probable_spans_match_old_search(scheme):
+    labels = ["PER", "LOC", "ORG"]
+    model, tags = make_crf(scheme, labels, seed=3, scale=0.3)
+    rng = numpy.random.default_rng(4)
+    xs = [(rng.normal(size=(T, len(tags))) * 0.5).astype("float32") for T in (40, 1, 25)]
+    allowed = [numpy.ones((len(x), len(tags)), dtype=bool) for x in xs]
+    allowed[0][10] = False
+    allowed[0][10, 0] = True  # a token forced to O, as crf_ner does for whitespace
+    post = CRFPosteriors(model, xs, allowed, temperature=1.7)
+    for b in range(len(xs)):
+        for threshold in (0.3, 0.05, 0.01):
+            new = post.probable_spans(b, labels, threshold)
+            old = old_probable_spans(post, b, labels, threshold, scheme, tags)
+            near = lambda p: abs(p - threshold) < 1e-7  # noqa: E731
+            assert {(s, e, l) for p, s, e, l in new if not near(p)} == {
+                (s, e, l) for p, s, e, l in old if not near(p)
+            }
+            old_p = {(s, e, l): p for p, s, e, l in old}
+            for p, s, e, label in new:
+                assert p == pytest.approx(old_p[(s, e, label)], rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
+def test_probable_spans_linear_work_on_uncertain_sequence(scheme):
+    """Where every token may begin or continue an entity, the exhaustive
+    search extended every start to the end (quadratic); the bounded search
+    takes at most len(labels) / threshold steps per token."""
+    labels = ["PER", "LOC"]
+    model, tags = make_crf(scheme, labels, scale=0.0)
+    T = 3000
+    x = numpy.zeros((T, len(tags)), dtype="float32")
+    x[:, 0] = -10.0  # never O: every token is in some entity
+    post = CRFPosteriors(model, [x])
+    threshold = 0.1
+    found = post.probable_spans(0, labels, threshold)
+    assert found
+    assert post.search_steps <= T * (1 + len(labels) / threshold)
+    # what the exhaustive search would have visited: every start to the end
+    marg = post.token_marginals(0)
+    assert (marg[:, 1:].reshape(T, len(labels), -1).sum(axis=2) >= threshold).all()

@@ -357,3 +357,78 @@ def test_saved_temperature_differing_from_config_is_reported(caplog):
     assert loaded.get_pipe("crf_ner").cfg["temperature"] == 1.0
     assert "[crf_ner] Using temperature = 1.0 from the pipeline's config, not the 1.7" in caplog.text
     assert "temperature = 1.7 in config.cfg" in caplog.text
+
+
+def make_uncertain(nlp, ner):
+    """Emissions that say "some entity" everywhere but never which: every
+    token may open or continue an entity of either label."""
+    nlp.initialize(get_examples=lambda: make_examples(nlp))
+    out = ner.model.get_ref("output")
+    out.set_param("W", numpy.zeros_like(out.get_param("W")))
+    b = numpy.zeros_like(out.get_param("b"))
+    b[ner.tags.index("O")] = -10.0
+    out.set_param("b", b)
+
+
+@pytest.mark.parametrize(
+    "scheme,repeats",
+    [("BIO", 500), ("BILUO", 500), pytest.param("BILUO", 8500, marks=pytest.mark.slow)],
+)
+def test_span_search_linear_on_uncertain_doc(scheme, repeats, monkeypatch):
+    from spacy_crf_ner.layers.crf import CRFPosteriors
+
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner", config={"scheme": scheme})
+    make_uncertain(nlp, ner)
+    steps = []
+    search = CRFPosteriors.probable_spans
+
+    def spy(self, b, labels, threshold):
+        found = search(self, b, labels, threshold)
+        steps.append(self.search_steps)
+        return found
+
+    monkeypatch.setattr(CRFPosteriors, "probable_spans", spy)
+    words = ["🤖", "⟨", "ℵ", "∰", "🙃", "§"] * repeats
+    doc = nlp(Doc(nlp.vocab, words=words))
+    T = len(doc)
+    group = doc.spans["crf_spans"]
+    # ~2 spans per token pass the threshold, and ~6 steps per token find them
+    assert 1.5 * T <= len(group) <= 3 * T
+    assert len(steps) == 1
+    assert steps[0] <= T * (1 + len(ner.labels) / ner.cfg["span_threshold"])
+    for ent in doc.ents:
+        assert 0.0 <= ent._.crf_confidence <= 1.0
+
+
+def test_entities_over_whitespace_are_counted_at_initialize(caplog):
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    data = TRAIN_DATA + [("I saw New \n York and New \n Delhi.", {"entities": [(6, 16, "LOC"), (21, 32, "LOC")]})]
+    examples = make_examples(nlp, data)
+    assert any(t.is_space for t in examples[-1].reference.ents[0])
+    with caplog.at_level("WARNING", logger="spacy_crf_ner"):
+        nlp.initialize(get_examples=lambda: examples)
+    messages = [r.getMessage() for r in caplog.records if "whitespace" in r.getMessage()]
+    assert len(messages) == 1
+    assert "2 gold entities cover whitespace tokens" in messages[0] and "New \\n York" in messages[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="spacy_crf_ner"):
+        nlp.initialize(get_examples=lambda: make_examples(nlp))
+    assert not [r for r in caplog.records if "whitespace" in r.getMessage()]
+
+
+def test_damaged_weights_give_a_clear_error(tmp_path):
+    nlp = English()
+    ner = nlp.add_pipe("crf_ner")
+    train(nlp, make_examples(nlp), steps=2)
+    data = ner.to_bytes()
+    fresh = English().add_pipe("crf_ner")
+    with pytest.raises(ValueError, match=r"\[crf_ner\] cannot"):
+        fresh.from_bytes(data[: len(data) // 2])
+    ner.to_disk(tmp_path / "ner")
+    model = tmp_path / "ner" / "model"
+    model.write_bytes(model.read_bytes()[:100])
+    (tmp_path / "ner" / "checksums.json").unlink()
+    with pytest.raises(ValueError, match=r"\[crf_ner\] cannot load the weights in .*model"):
+        English().add_pipe("crf_ner").from_disk(tmp_path / "ner", exclude=["vocab"])
