@@ -352,6 +352,8 @@ def test_saved_temperature_differing_from_config_is_reported(caplog):
         cfg = srsly.read_json(d / "crf_ner" / "cfg")
         cfg["temperature"] = 1.7
         srsly.write_json(d / "crf_ner" / "cfg", cfg)
+        # Such pipelines were saved before components wrote checksums.
+        (d / "crf_ner" / "checksums.json").unlink()
         with caplog.at_level("WARNING", logger="spacy_crf_ner"):
             loaded = spacy.load(d)
     assert loaded.get_pipe("crf_ner").cfg["temperature"] == 1.0
