@@ -17,7 +17,9 @@ training set's entity names). Then, in fresh processes:
   (spacy_crf_ner/multiprocess.py).
 * **Cold start**: a new process imports spaCy, loads the pipeline and
   annotates one sentence, with an empty numba cache folder, then again with
-  the folder the first run filled.
+  the folder the first run filled; in the environment of each interpreter
+  given to --cold-python (e.g. a virtual environment with only
+  `pip install spacy-crf-ner`, where spaCy does not import transformers).
 """
 import argparse
 import json
@@ -124,6 +126,14 @@ def build_full_pipeline(ner_dir: Path, tagger_dir: Path, train_iob: Path, out: P
     return out
 
 
+def environment(python: str) -> str:
+    """Which transformer packages the interpreter's environment has: spaCy
+    imports every installed factory, so they weigh on every load."""
+    code = "import importlib.util as u; print(','.join(n for n in ('spacy_transformers', 'spacy_curated_transformers') if u.find_spec(n)))"
+    found = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    return f"with {found.replace(',', ', ')}" if found else "CNN-only install"
+
+
 def throughput(model: Path, texts: Path, order: str, cache: bool, batch_size: int) -> Dict[int, float]:
     env = {**os.environ, "SPACY_CRF_NER_MSGPACK_CACHE": "1" if cache else "0"}
     out = subprocess.run(
@@ -133,9 +143,9 @@ def throughput(model: Path, texts: Path, order: str, cache: bool, batch_size: in
     return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
-def cold_start(model: Path, cache_dir: str) -> Dict[str, float]:
+def cold_start(python: str, model: Path, cache_dir: str) -> Dict[str, float]:
     env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
-    out = subprocess.run([sys.executable, "-c", COLD, str(model)], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([python, "-c", COLD, str(model)], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -150,6 +160,10 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cold-rounds", type=int, default=2)
+    parser.add_argument(
+        "--cold-python", nargs="*", default=[sys.executable],
+        help="interpreters whose environments the cold start is measured in (e.g. one with only the CNN install)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args()
 
@@ -197,15 +211,17 @@ def main() -> None:
             "ratio_median": statistics.median(ratios),
             "ratio_range": [min(ratios), max(ratios)],
         }
-    for m in ("crf_ner", "crf_tagger + crf_ner + entity_normalizer"):
-        runs_cold = []
-        for _ in range(args.cold_rounds):
-            with tempfile.TemporaryDirectory() as cache_dir:
-                runs_cold.append({"uncached": cold_start(models[m], cache_dir), "cached": cold_start(models[m], cache_dir)})
-        results["cold_start"][m] = {
-            kind: {phase: statistics.median(r[kind][phase] for r in runs_cold) for phase in runs_cold[0][kind]}
-            for kind in ("uncached", "cached")
-        }
+    for python in args.cold_python:
+        for m in ("crf_ner", "crf_tagger + crf_ner + entity_normalizer"):
+            runs_cold = []
+            for _ in range(args.cold_rounds):
+                with tempfile.TemporaryDirectory() as cache_dir:
+                    uncached = cold_start(python, models[m], cache_dir)
+                    runs_cold.append({"uncached": uncached, "cached": cold_start(python, models[m], cache_dir)})
+            results["cold_start"][f"{m} | {environment(python)}"] = {
+                kind: {phase: statistics.median(r[kind][phase] for r in runs_cold) for phase in runs_cold[0][kind]}
+                for kind in ("uncached", "cached")
+            }
     results["sets"] = {name: {"docs": n, "words_per_doc": round(w, 1)} for name, (_, n, w) in sets.items()}
 
     print(f"# nlp.pipe: one process vs n_process=2 — {machine()}\n")
@@ -215,11 +231,13 @@ def main() -> None:
         s, m, c = key.split(" | ")
         print(f"| {s} | {m} | {c.split()[-1]} | {r['docs_per_s_1']:,.0f} | {r['docs_per_s_2']:,.0f} | "
               f"{r['ratio_median']:.2f} ({r['ratio_range'][0]:.2f}–{r['ratio_range'][1]:.2f}) |")
-    print("\n| pipeline | numba cache | import spaCy s | load s | first doc s | total s |")
-    print("|---|---|---:|---:|---:|---:|")
-    for m, kinds in results["cold_start"].items():
+    print("\n| pipeline | environment | numba cache | import spaCy s | load s | first doc s | total s |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for key, kinds in results["cold_start"].items():
+        m, env = key.split(" | ")
         for kind, t in kinds.items():
-            print(f"| {m} | {kind} | {t['import']:.2f} | {t['load']:.2f} | {t['first_doc']:.2f} | {t['total']:.2f} |")
+            print(f"| {m} | {env} | {kind} | {t['import']:.2f} | {t['load']:.2f} | {t['first_doc']:.2f} | "
+                  f"{t['total']:.2f} |")
     write_json(results, args.output)
 
 
