@@ -9,8 +9,9 @@ training set's entity names). Then, in fresh processes:
 
 * **Throughput**: `nlp.pipe(texts)` against `nlp.pipe(texts, n_process=2)`
   on the same texts, back to back in one process (their order alternating
-  between rounds), on two sets: 6,000 sentences of the training file, and
-  the dev set's articles (one document per -DOCSTART-). Reported: docs/s
+  between rounds), on two sets: 6,000 sentences of the training file
+  (batches of 64), and the dev set's 216 articles (one document per
+  -DOCSTART-, about 240 words each) four times over (batches of 8). Reported: docs/s
   (median over rounds) and the ratio n_process=2 / one process, per round.
   Each pipeline is also run with `SPACY_CRF_NER_MSGPACK_CACHE=0`, which
   shows what srsly's per-call registry look-up cost before the cache
@@ -158,7 +159,9 @@ def main() -> None:
     parser.add_argument("--gpu-id", type=int, default=-1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=6000)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="nlp.pipe batch size for sentences")
+    parser.add_argument("--batch-size-articles", type=int, default=8, help="nlp.pipe batch size for articles")
+    parser.add_argument("--article-repeats", type=int, default=4, help="times the dev articles are repeated")
     parser.add_argument("--cold-rounds", type=int, default=2)
     parser.add_argument(
         "--cold-python", nargs="*", default=[sys.executable],
@@ -185,6 +188,7 @@ def main() -> None:
     }
     sentences = [" ".join(s) for d in read_conll(train_iob) for s in d][: args.sentences]
     articles = [" ".join(" ".join(s) for s in d) for d in read_conll(args.data_dir / "conll2003" / "dev.iob")]
+    articles *= args.article_repeats
     sets = {}
     for name, texts in {"sentences": sentences, "articles": articles}.items():
         path = work / f"{name}.json"
@@ -198,7 +202,8 @@ def main() -> None:
         order = "1,2" if r % 2 == 0 else "2,1"
         for s, m, c in runs:
             start = time.perf_counter()
-            rates = throughput(models[m], sets[s][0], order, c, args.batch_size)
+            batch_size = args.batch_size if s == "sentences" else args.batch_size_articles
+            rates = throughput(models[m], sets[s][0], order, c, batch_size)
             raw[f"{s} | {m} | cache {'on' if c else 'off'}"].append(rates)
             print(f"round {r + 1} {s:9} {m:42} cache {'on ' if c else 'off'} 1: {rates[1]:7.0f} "
                   f"2: {rates[2]:7.0f} docs/s ratio {rates[2] / rates[1]:.2f} ({time.perf_counter() - start:.0f}s)",

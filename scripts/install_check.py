@@ -17,14 +17,28 @@ import venv
 from pathlib import Path
 
 CHECK = """
-import json, sys, spacy
-nlp = spacy.load(sys.argv[1])
-doc = nlp(sys.argv[2])
-print(json.dumps({
-    "pipeline": nlp.pipe_names,
-    "entities": [[e.text, e.label_, e.kb_id_] for e in doc.ents],
-    "tags": [t.tag_ for t in doc],
-}))
+import json, multiprocessing, sys, spacy
+
+def summary(doc):
+    return [[e.text, e.label_, e.kb_id_] for e in doc.ents], [t.tag_ for t in doc]
+
+if __name__ == "__main__":
+    nlp = spacy.load(sys.argv[1])
+    doc = nlp(sys.argv[2])
+    # Worker processes give the results of one process, under fork and spawn.
+    texts = [sys.argv[2]] * 8
+    one = [summary(d) for d in nlp.pipe(texts)]
+    same = {}
+    for method in multiprocessing.get_all_start_methods():
+        if method in ("fork", "spawn"):
+            multiprocessing.set_start_method(method, force=True)
+            same[method] = [summary(d) for d in nlp.pipe(texts, n_process=2, batch_size=2)] == one
+    print(json.dumps({
+        "pipeline": nlp.pipe_names,
+        "entities": summary(doc)[0],
+        "tags": summary(doc)[1],
+        "n_process=2 same as one process": same,
+    }))
 """
 
 
@@ -53,10 +67,13 @@ def main() -> None:
             run(pip + [args.torch])
         extra = ["--find-links", args.find_links] if args.find_links else []
         run(pip + extra + [args.wheel])
-        out = run([python, "-c", CHECK, args.name, args.text], capture_output=True, text=True, cwd=tmp)
+        (Path(tmp) / "check.py").write_text(CHECK, encoding="utf8")  # spawn re-imports the main module
+        out = run([python, "check.py", args.name, args.text], capture_output=True, text=True, cwd=tmp)
         result = json.loads(out.stdout.strip().splitlines()[-1])
+        if not all(result["n_process=2 same as one process"].values()):
+            sys.exit(f"install_check: nlp.pipe(n_process=2) differs from one process: {result}")
     print(json.dumps(result, indent=2))
-    print(f"✔ {args.name} installs in a fresh environment and loads with spacy.load")
+    print(f"✔ {args.name} installs in a fresh environment, loads with spacy.load and runs in worker processes")
 
 
 if __name__ == "__main__":
