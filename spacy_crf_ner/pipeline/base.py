@@ -178,8 +178,8 @@ class CRFSequenceLabeler(TrainablePipe):
                         f"[{self.name}] The gold tag {tag!r} of token {i} "
                         f"({eg.predicted[i].text!r}) in {eg.predicted.text[:60]!r} is not "
                         f"one of this component's tags. Add its label with "
-                        f"`{self.name}.add_label()` before initializing, or let "
-                        "`initialize` infer the labels from the training data."
+                        f"`nlp.get_pipe({self.name!r}).add_label()` (before or after "
+                        "initializing), or let `initialize` infer the labels from the training data."
                     )
                 ids[i] = index[tag]
             out.append(ids)
