@@ -34,7 +34,7 @@ def test_schema_and_malformed_lines(nlp, tmp_path, caplog):
     stats = annotate_jsonl(nlp, src, out, progress=False)
     assert stats.read == 5 and stats.written == 2
     assert [n for n, _ in stats.skipped] == [2, 4, 5]
-    assert "line 2 skipped: not valid JSON" in caplog.text
+    assert f"{src}:2: skipped, not valid JSON" in caplog.text
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r.get("id") for r in records] == ["a", None]
     first = records[0]
