@@ -1,23 +1,12 @@
 import json
 
 import pytest
-from spacy.lang.en import English
-from spacy.training import Example
-
 from spacy_crf_ner.annotate import annotate_jsonl
 
 
 @pytest.fixture(scope="module")
-def nlp():
-    nlp = English()
-    nlp.add_pipe("crf_ner")
-    data = [("Sarah flew to Paris.", {"entities": [(0, 5, "PERSON"), (14, 19, "LOC")]}),
-            ("I like Berlin.", {"entities": [(7, 13, "LOC")]})]
-    examples = [Example.from_dict(nlp.make_doc(t), a) for t, a in data]
-    optimizer = nlp.initialize(get_examples=lambda: examples)
-    for _ in range(40):
-        nlp.update(examples, sgd=optimizer)
-    return nlp
+def nlp(tiny_ner):
+    return tiny_ner
 
 
 def test_schema_and_malformed_lines(nlp, tmp_path, caplog):
