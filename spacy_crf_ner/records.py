@@ -28,9 +28,11 @@ TOKEN_FIELDS = ("text", "start", "end", "tag", "pos")
 ERROR_FIELDS = ("source", "line", "row", "reason")
 
 
-def _arrow():
-    import pyarrow
-
+def _arrow() -> Any:
+    try:
+        import pyarrow
+    except ImportError:
+        raise ImportError("Typed (Arrow/Parquet) output needs pyarrow: pip install pyarrow") from None
     return pyarrow
 
 

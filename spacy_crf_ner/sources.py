@@ -2,6 +2,7 @@
 (s3://, gs://, hdfs://, any pyarrow filesystem) to JSONL and Parquet files,
 and read them by byte range (JSONL) or row range (Parquet)."""
 import fnmatch
+import glob
 import io
 import os
 from dataclasses import dataclass
@@ -31,18 +32,72 @@ def is_uri(spec: str) -> bool:
     return "://" in spec
 
 
+class LocalFiles:
+    """The local disk, for when pyarrow (needed for URIs and Parquet) is not
+    installed: the one method of a pyarrow filesystem that readers use."""
+
+    def open_input_file(self, path: str) -> Any:
+        return open(path, "rb", buffering=0)
+
+
 def filesystem(spec: str) -> Tuple[Any, str]:
     """The pyarrow filesystem of a local path or URI and the path on it."""
-    import pyarrow.fs as pafs
-
-    if is_uri(spec):
-        return pafs.FileSystem.from_uri(spec)
-    return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(spec))
+    if not is_uri(spec):
+        path = os.path.abspath(os.path.expanduser(spec))
+        try:
+            import pyarrow.fs as pafs
+        except ImportError:
+            return LocalFiles(), path
+        return pafs.LocalFileSystem(), path
+    try:
+        import pyarrow.fs as pafs
+    except ImportError:
+        raise ImportError(f"Reading {spec} needs pyarrow: pip install pyarrow") from None
+    return pafs.FileSystem.from_uri(spec)
 
 
 def _listed(name: str) -> bool:
     base = name.rsplit("/", 1)[-1]
     return not base.startswith(("_", ".")) and base.lower().endswith(PARQUET_SUFFIXES + JSONL_SUFFIXES)
+
+
+def _local_files(spec: str) -> List[Tuple[str, int]]:
+    path = os.path.abspath(os.path.expanduser(spec))
+    if any(c in spec for c in GLOB_CHARS):
+        names = [p for p in glob.glob(path, recursive=True) if os.path.isfile(p)]
+    elif os.path.isfile(path):
+        names = [path]
+    elif os.path.isdir(path):
+        names = [os.path.join(root, name) for root, dirs, files in os.walk(path) for name in files
+                 if _listed(name) and not any(part.startswith(("_", ".")) for part in
+                                              os.path.relpath(root, path).split(os.sep) if part != ".")]
+    else:
+        raise FileNotFoundError(f"[annotate] Input not found: {spec}. Give a file, folder, glob or URI.")
+    return [(name, os.path.getsize(name)) for name in names]
+
+
+def _remote_files(spec: str) -> Tuple[Any, List[Tuple[str, int]]]:
+    import pyarrow.fs as pafs
+
+    glob_at = min((spec.find(c) for c in GLOB_CHARS if c in spec), default=-1)
+    if glob_at >= 0:
+        base = spec[: spec.rfind("/", 0, glob_at) + 1]
+        fs, base_path = filesystem(base)
+        pattern = base_path.rstrip("/") + "/" + spec[len(base):]
+        infos = fs.get_file_info(pafs.FileSelector(base_path, recursive=True))
+        infos = [i for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.path, pattern)]
+    else:
+        fs, path = filesystem(spec)
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.File:
+            infos = [info]
+        elif info.type == pafs.FileType.Directory:
+            infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+            infos = [i for i in infos if i.type == pafs.FileType.File and _listed(i.path)
+                     and not any(p.startswith(("_", ".")) for p in i.path[len(path):].split("/")[:-1])]
+        else:
+            raise FileNotFoundError(f"[annotate] Input not found: {spec}. Give a file, folder, glob or URI.")
+    return fs, [(i.path, int(i.size or 0)) for i in infos]
 
 
 def resolve_inputs(spec: str) -> Tuple[Any, List[InputFile]]:
@@ -53,32 +108,17 @@ def resolve_inputs(spec: str) -> Tuple[Any, List[InputFile]]:
     read as Parquet if its name ends with .parquet/.pq and as JSONL otherwise.
 
     spec (str): Local path, folder, glob, or URI such as s3://bucket/prefix/.
-    RETURNS (Tuple[pyarrow.fs.FileSystem, List[InputFile]]): The filesystem and files.
+    RETURNS (Tuple[Any, List[InputFile]]): The (pyarrow) filesystem and files.
     """
-    import pyarrow.fs as pafs
-
-    glob_at = min((spec.find(c) for c in GLOB_CHARS if c in spec), default=-1)
-    if glob_at >= 0:
-        base = spec[: spec.rfind("/", 0, glob_at) + 1] or "."
-        fs, base_path = filesystem(base)
-        pattern = base_path.rstrip("/") + "/" + spec[len(base):]
-        infos = fs.get_file_info(pafs.FileSelector(base_path, recursive="**" in spec or "/" in spec[len(base):]))
-        files = [i for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.path, pattern)]
+    if is_uri(spec):
+        fs, files = _remote_files(spec)
     else:
-        fs, path = filesystem(spec)
-        info = fs.get_file_info(path)
-        if info.type == pafs.FileType.File:
-            files = [info]
-        elif info.type == pafs.FileType.Directory:
-            infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
-            files = [i for i in infos if i.type == pafs.FileType.File and _listed(i.path)]
-        else:
-            raise FileNotFoundError(f"[annotate] Input not found: {spec}. Give a file, folder, glob or URI.")
+        fs, files = filesystem(".")[0], _local_files(spec)
     if not files:
         raise FileNotFoundError(
             f"[annotate] No input files in {spec}: expected .jsonl, .ndjson, .json or .parquet files."
         )
-    return fs, sorted((InputFile(i.path, int(i.size or 0), file_kind(i.path)) for i in files), key=lambda f: f.path)
+    return fs, sorted((InputFile(path, size, file_kind(path)) for path, size in files), key=lambda f: f.path)
 
 
 def read_jsonl_lines(fs: Any, path: str, start: int = 0, end: Optional[int] = None) -> Iterator[Tuple[int, bytes, int]]:
@@ -107,9 +147,17 @@ def read_jsonl_lines(fs: Any, path: str, start: int = 0, end: Optional[int] = No
             yield line_no, line, pos
 
 
+def require_parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError("Reading or writing Parquet needs pyarrow: pip install pyarrow") from None
+    return pq
+
+
 def parquet_row_groups(fs: Any, path: str) -> List[int]:
     """The number of rows of each row group of a Parquet file."""
-    import pyarrow.parquet as pq
+    pq = require_parquet()
 
     with fs.open_input_file(path) as file_:
         meta = pq.ParquetFile(file_).metadata
@@ -119,7 +167,7 @@ def parquet_row_groups(fs: Any, path: str) -> List[int]:
 def read_parquet_rows(fs: Any, path: str, start: int, end: int):
     """Rows [start, end) of a Parquet file as a pyarrow Table, reading only
     the row groups that hold them."""
-    import pyarrow.parquet as pq
+    pq = require_parquet()
 
     with fs.open_input_file(path) as file_:
         parquet = pq.ParquetFile(file_)
