@@ -83,6 +83,7 @@ class DistributedStats:
     workers: List[Dict[str, Any]] = field(default_factory=list)
     cluster_start_s: float = 0.0
     seconds: float = 0.0
+    processing_s: float = 0.0
 
 
 # ---- output filesystem -----------------------------------------------------
@@ -235,6 +236,7 @@ class ShardAnnotator:
         """Annotate one shard and write its files; retry, then isolate the
         records that fail."""
         start = time.perf_counter()
+        shard["started"] = time.time()
         for attempt in range(1, self.attempts + 1):
             try:
                 return self._finish(shard, self._annotate(shard, isolate=False), start, attempt)
@@ -260,6 +262,8 @@ class ShardAnnotator:
             "lines": n_lines,
             "attempts": attempts,
             "seconds": time.perf_counter() - start,
+            "started": shard["started"],
+            "finished": time.time(),
             "pid": os.getpid(),
             "host": self.host,
             "load_s": self.load_s,
@@ -466,7 +470,9 @@ def annotate_ray(
     shard_rows (Optional[int]): Parquet rows per shard (default likewise).
     progress (bool): Show Ray Data's progress bars.
     RETURNS (DistributedStats): Counts, shards computed and kept, per-worker
-        model load time and memory.
+        model load time and memory, the run's seconds (`seconds`) and the
+        seconds from the first shard's start to the last shard's end
+        (`processing_s`, without worker start and model load).
     """
     ray = require_ray()
     started = time.perf_counter()
@@ -524,6 +530,9 @@ def annotate_ray(
     manifest = _finalize(out_fs, out_path, plan, done)
     stats.read, stats.written, stats.errors = manifest["read"], manifest["written"], manifest["errors"]
     stats.workers = manifest["workers"]
+    computed = [done[i] for i in stats.computed]
+    if computed:  # first shard started to last shard finished: without worker start and model load
+        stats.processing_s = max(s["finished"] for s in computed) - min(s["started"] for s in computed)
     for worker in stats.workers:
         logger.info("worker %s pid %d: pipeline loaded in %.1fs, RSS %.0f MB after load, %.0f MB at most; "
                     "%d records in %d shards", worker["host"], worker["pid"], worker["load_s"],
