@@ -170,7 +170,7 @@ def annotate_cli(
     ),
     show: int = typer.Option(0, "--show", help="local: print this many annotated texts"),
     address: Optional[str] = typer.Option(
-        None, "--address", help='ray: cluster address ("auto", "ray://HOST:10001"); default: start a local one'
+        None, "--address", help='ray: "local" (start Ray here, the default), "auto" (join this machine\'s cluster) or "ray://HOST:10001"'
     ),
     workers: int = typer.Option(1, "--workers", "-w", help="ray: workers, each with its own pipeline"),
     gpus_per_worker: float = typer.Option(0.0, "--gpus-per-worker", help="ray: GPUs per worker (0: CPU)"),
@@ -188,8 +188,14 @@ def annotate_cli(
     if engine not in ("local", "ray"):
         raise ValueError(f"Unknown --engine {engine!r}: use local or ray.")
     if engine == "ray":
+        local_only = {"--n-process": n_process != 1, "--gpu-id": gpu_id >= 0, "--errors": errors_path is not None,
+                      "--show": show > 0}
+        if any(local_only.values()):
+            given = ", ".join(name for name, used in local_only.items() if used)
+            raise ValueError(f"{given} apply to --engine local. With --engine ray use --workers and "
+                             "--gpus-per-worker; errors go to OUTPUT/_errors.jsonl.")
         _annotate_ray(model, input_path, output_path, text_column=text_column, tokens=tokens,
-                      batch_size=batch_size, address=address, workers=workers, gpus_per_worker=gpus_per_worker,
+                      batch_size=batch_size, address=None if address in (None, "", "local") else address, workers=workers, gpus_per_worker=gpus_per_worker,
                       cpus_per_worker=cpus_per_worker, code=code)
         return
     import spacy

@@ -493,6 +493,10 @@ def annotate_ray(
             )
     if not is_uri(output):
         output = os.path.abspath(output)
+    if os.path.exists(model):  # workers may run elsewhere than the driver's folder
+        model = os.path.abspath(model)
+    if code is not None and os.path.exists(code):
+        code = os.path.abspath(code)
     out_fs, out_path = filesystem(output)
     settings = {"model": model, "text_column": text_column, "tokens": tokens}
     plan = _load_or_make_plan(out_fs, out_path, input_spec, settings, workers, shard_bytes, shard_rows)
