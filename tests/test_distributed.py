@@ -178,3 +178,10 @@ def test_cli_parquet_input_text_column_and_row_errors(ray_cluster, model_dir, tm
     assert sorted(table.column("doc_id").to_pylist()) == sorted(f"d{i}" for i in range(30) if i != 12)
     errors = [json.loads(line) for line in (out / ERRORS_FILE).read_text().splitlines()]
     assert errors == [{"source": str(src), "line": None, "row": 12, "reason": 'no "body" value'}]
+
+
+def test_more_gpus_than_the_cluster_has(ray_cluster, model_dir, tmp_path):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, [{"text": TEXTS[0]}])
+    with pytest.raises(RuntimeError, match="No GPU available.*--gpus-per-worker 0"):
+        annotate_ray(str(model_dir[0]), str(src), str(tmp_path / "out"), gpus_per_worker=1, progress=False)
