@@ -225,10 +225,10 @@ def _annotate_ray(model: str, input_path: str, output_path: str, **kwargs: Any) 
     from .distributed import ERRORS_FILE, MANIFEST_FILE, annotate_ray
 
     stats = annotate_ray(model, input_path, output_path, **kwargs)
-    kept = f" ({len(stats.kept)} of {stats.shards} shards kept from an earlier run)" if stats.kept else ""
+    kept = f", {len(stats.kept)} of them kept from an earlier run" if stats.kept else ""
     msg.good(
-        f"Annotated {stats.written:,} of {stats.read:,} records into {output_path} "
-        f"({stats.shards} Parquet shards{kept}) in {stats.seconds:.1f}s"
+        f"Annotated {stats.written:,} of {stats.read:,} records into {output_path} in {stats.seconds:.1f}s: "
+        f"{stats.shards} Parquet shard(s){kept}"
     )
     if stats.errors:
         msg.warn(f"{stats.errors:,} records not annotated: see {output_path.rstrip('/')}/{ERRORS_FILE}")

@@ -164,7 +164,7 @@ def _auto_sizes(files: List[InputFile], fs: Any, workers: int) -> Tuple[int, int
     n_bytes = sum(f.size for f in files if f.kind == "jsonl")
     n_rows = sum(sum(parquet_row_groups(fs, f.path)) for f in files if f.kind == "parquet")
     target = max(1, workers) * 8
-    shard_bytes = min(64 << 20, max(256 << 10, n_bytes // target + 1))
+    shard_bytes = min(64 << 20, max(64 << 10, n_bytes // target + 1))
     shard_rows = min(200_000, max(1_000, n_rows // target + 1))
     return shard_bytes, shard_rows
 
@@ -331,6 +331,18 @@ def _concat(tables: List[Any]) -> Any:
 
 
 # ---- the driver --------------------------------------------------------------
+
+
+def root_cause(err: BaseException) -> str:
+    """The innermost "SomeError: message" line of an error that Ray wraps
+    around a worker's traceback, or the error's first line."""
+    import re
+
+    text = str(err)
+    causes = re.findall(r"^(\w+(?:Error|Exception): .*)$", text, flags=re.MULTILINE)
+    if causes:
+        return causes[-1].strip()
+    return f"{type(err).__name__}: {text.strip().splitlines()[0] if text.strip() else ''}"
 
 
 def _load_or_make_plan(out_fs: Any, output: str, input_spec: str, settings: Dict[str, Any], workers: int,
@@ -519,12 +531,18 @@ def annotate_ray(
                 "tokens": tokens, "batch_size": batch_size, "use_gpu": gpus_per_worker > 0, "code": code,
             },
             batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=workers),
+            compute=ray.data.ActorPoolStrategy(size=max(1, min(workers, len(todo)))),
             num_cpus=cpus_per_worker,
             num_gpus=gpus_per_worker or None,
         )
-        for row in results.iter_rows():
-            stats.computed.append(int(row["index"]))
+        try:
+            for row in results.iter_rows():
+                stats.computed.append(int(row["index"]))
+        except Exception as err:  # noqa: BLE001 - Ray wraps the worker's error in its own
+            raise RuntimeError(
+                f"[annotate] The Ray job failed: {root_cause(err)}. Finished shards are kept: fix the cause and "
+                "run the same command again to resume."
+            ) from err
         stats.computed.sort()
     done = _done_summaries(out_fs, out_path)
     missing = [s["index"] for s in plan["shards"] if s["index"] not in done]

@@ -116,3 +116,10 @@ def test_python_m_error_is_one_line_and_exit_code(model, tmp_path):
     assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
     run = subprocess.run(cmd[:3] + ["--debug"] + cmd[3:], capture_output=True, text=True, env=env)
     assert run.returncode == 1 and "Traceback" in run.stderr
+
+
+def test_local_options_refused_with_ray(model, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "I like Berlin."}\n')
+    line = one_error_line(invoke("annotate", model, src, tmp_path / "out", "--engine", "ray", "--gpu-id", "0"))
+    assert "--gpu-id apply to --engine local" in line and "--gpus-per-worker" in line

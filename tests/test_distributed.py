@@ -185,3 +185,13 @@ def test_more_gpus_than_the_cluster_has(ray_cluster, model_dir, tmp_path):
     write_jsonl(src, [{"text": TEXTS[0]}])
     with pytest.raises(RuntimeError, match="No GPU available.*--gpus-per-worker 0"):
         annotate_ray(str(model_dir[0]), str(src), str(tmp_path / "out"), gpus_per_worker=1, progress=False)
+
+
+def test_a_pipeline_that_cannot_load_is_one_clear_error(ray_cluster, tmp_path):
+    bad = tmp_path / "model"
+    bad.mkdir()
+    (bad / "config.cfg").write_text("not a config")
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, [{"text": TEXTS[0]}])
+    with pytest.raises(RuntimeError, match=r"The Ray job failed: OSError: \[E053\] Could not read meta.json"):
+        annotate_ray(str(bad), str(src), str(tmp_path / "out"), progress=False)
