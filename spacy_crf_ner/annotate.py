@@ -25,6 +25,7 @@ from spacy.language import Language
 from .records import annotate_records, check_record, error_record, parse_jsonl_line, records_to_table
 from .sources import (
     InputFile,
+    check_not_inside_input,
     file_kind,
     parquet_row_groups,
     read_jsonl_lines,
@@ -212,6 +213,7 @@ def annotate_file(
     fs, files = resolve_inputs(str(input_path))
     output_path = Path(output_path)
     check_output(output_path, files)
+    check_not_inside_input(str(input_path), str(output_path))
     output_path.parent.mkdir(parents=True, exist_ok=True)
     stats = AnnotateStats()
     writer_cls = _ParquetWriter if file_kind(str(output_path)) == "parquet" else _JsonlWriter

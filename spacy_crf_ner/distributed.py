@@ -40,7 +40,7 @@ from .records import (
     parse_jsonl_line,
     records_to_table,
 )
-from .sources import InputFile, filesystem, is_uri, read_jsonl_lines, read_parquet_rows, resolve_inputs
+from .sources import InputFile, check_not_inside_input, filesystem, is_uri, read_jsonl_lines, read_parquet_rows, resolve_inputs
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -355,6 +355,7 @@ def _load_or_make_plan(out_fs: Any, output: str, input_spec: str, settings: Dict
         raise ValueError(f"[annotate] The output {output} is a file. The Ray engine writes a folder of Parquet "
                          "shards: give a folder path or URI.")
     in_fs, files = resolve_inputs(input_spec)
+    check_not_inside_input(input_spec, output)
     fingerprint = [[f.path, f.size] for f in files]
     if isinstance(out_fs, pafs.LocalFileSystem) and isinstance(in_fs, pafs.LocalFileSystem):
         inside = [f.path for f in files if os.path.commonpath([os.path.abspath(output), f.path]) == os.path.abspath(output)]

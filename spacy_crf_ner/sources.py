@@ -121,6 +121,24 @@ def resolve_inputs(spec: str) -> Tuple[Any, List[InputFile]]:
     return fs, sorted((InputFile(path, size, file_kind(path)) for path, size in files), key=lambda f: f.path)
 
 
+def check_not_inside_input(spec: str, output: str) -> None:
+    """Refuse a local output inside a local input folder, where the next run
+    would read it as input."""
+    if is_uri(spec) or is_uri(output):
+        return
+    folder = os.path.abspath(os.path.expanduser(spec))
+    if any(c in spec for c in GLOB_CHARS):
+        folder = os.path.dirname(folder[: min(folder.find(c) for c in GLOB_CHARS if c in folder)])
+    elif not os.path.isdir(folder):
+        return
+    output = os.path.abspath(os.path.expanduser(output))
+    if os.path.commonpath([folder, output]) == folder:
+        raise ValueError(
+            f"[annotate] The output {output} is inside the input folder {folder}: a later run would read it as "
+            "input. Give an output path outside the input folder."
+        )
+
+
 def read_jsonl_lines(fs: Any, path: str, start: int = 0, end: Optional[int] = None) -> Iterator[Tuple[int, bytes, int]]:
     """The lines that begin in the byte range [start, end) of a file.
 

@@ -141,3 +141,11 @@ def test_jsonl_without_pyarrow(nlp, tmp_path, monkeypatch):
     assert stats.written == 1
     with pytest.raises(ImportError, match="pip install pyarrow"):
         annotate_file(nlp, src, tmp_path / "out.parquet", progress=False)
+
+
+def test_output_inside_the_input_folder_is_refused(nlp, tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"text": "I like Berlin."}\n')
+    for spec in (tmp_path, tmp_path / "*.jsonl"):
+        with pytest.raises(ValueError, match="inside the input folder"):
+            annotate_file(nlp, spec, tmp_path / "out" / "annotated.jsonl", progress=False)
+    assert annotate_file(nlp, tmp_path / "a.jsonl", tmp_path / "annotated.jsonl", progress=False).written == 1
