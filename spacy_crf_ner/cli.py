@@ -102,14 +102,12 @@ def build_kb_cli(
     """Read a KB file (errors name file and line) and save it as a directory
     that the config's kb_loader (spacy-crf-ner.load_kb.v1, path = OUTPUT_DIR) loads."""
     from .kb.candidates import CandidateIndex
-    from .kb.knowledge_base import KBFormatError, KnowledgeBase
+    from .kb.knowledge_base import KnowledgeBase
 
     cols = json.loads(columns) if columns else None
     start = time.perf_counter()
-    try:
-        kb = KnowledgeBase.from_file(input_path, format=format, columns=cols, list_separator=list_separator, progress=True)
-    except KBFormatError as err:
-        msg.fail("Cannot read the knowledge base", str(err), exits=1)
+    # a KBFormatError (naming file and line) ends the command as one line, like every error
+    kb = KnowledgeBase.from_file(input_path, format=format, columns=cols, list_separator=list_separator, progress=True)
     kb.to_disk(output_dir)
     msg.good(
         f"Saved {len(kb):,} entities and {kb.n_aliases:,} aliases to {output_dir} "

@@ -123,3 +123,10 @@ def test_local_options_refused_with_ray(model, tmp_path):
     src.write_text('{"text": "I like Berlin."}\n')
     line = one_error_line(invoke("annotate", model, src, tmp_path / "out", "--engine", "ray", "--gpu-id", "0"))
     assert "--gpu-id apply to --engine local" in line and "--gpus-per-worker" in line
+
+
+def test_build_kb_format_error_is_one_line(tmp_path):
+    src = tmp_path / "kb.jsonl"
+    src.write_text('{"id": "A", "name": "alpha"}\n{broken\n')
+    line = one_error_line(invoke("build-kb", src, tmp_path / "kb"))
+    assert "kb.jsonl" in line and ":2" in line
