@@ -149,3 +149,19 @@ def test_output_inside_the_input_folder_is_refused(nlp, tmp_path):
         with pytest.raises(ValueError, match="inside the input folder"):
             annotate_file(nlp, spec, tmp_path / "out" / "annotated.jsonl", progress=False)
     assert annotate_file(nlp, tmp_path / "a.jsonl", tmp_path / "annotated.jsonl", progress=False).written == 1
+
+
+def test_parquet_output_keeps_one_schema(nlp, tmp_path, monkeypatch):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from spacy_crf_ner import annotate as annotate_module
+
+    monkeypatch.setattr(annotate_module, "PARQUET_BATCH", 2)
+    src = tmp_path / "in.jsonl"
+    rows = [{"text": "I like Berlin.", "n": 1}, {"text": "I like Berlin."}, {"text": "I like Berlin.", "n": None}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    annotate_file(nlp, src, tmp_path / "ok.parquet", progress=False)
+    assert pq.read_table(tmp_path / "ok.parquet").column("n").to_pylist() == [1, None, None]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows + [{"text": "I like Berlin.", "late": 1}] * 2))
+    with pytest.raises(ValueError, match="late first appear after the first 2 records"):
+        annotate_file(nlp, src, tmp_path / "late.parquet", progress=False)
+    assert not (tmp_path / "late.parquet").exists()
