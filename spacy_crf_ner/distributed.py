@@ -481,7 +481,7 @@ def annotate_ray(
     shard_bytes (Optional[int]): Bytes of JSONL per shard (default: about 8
         shards per worker).
     shard_rows (Optional[int]): Parquet rows per shard (default likewise).
-    progress (bool): Show Ray Data's progress bars.
+    progress (bool): Show a progress bar of shards done (total and ETA).
     RETURNS (DistributedStats): Counts, shards computed and kept, per-worker
         model load time and memory, the run's seconds (`seconds`) and the
         seconds from the first shard's start to the last shard's end
@@ -522,8 +522,9 @@ def annotate_ray(
     if todo:
         import ray.data
 
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = progress
+        from tqdm import tqdm
+
+        ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts shards and records
         dataset = ray.data.from_items(todo, override_num_blocks=len(todo))
         results = dataset.map_batches(
             ShardAnnotator,
@@ -536,14 +537,21 @@ def annotate_ray(
             num_cpus=cpus_per_worker,
             num_gpus=gpus_per_worker or None,
         )
+        bar = tqdm(total=len(todo), desc="annotate", unit="shard", disable=not progress)
+        records = 0
         try:
             for row in results.iter_rows():
                 stats.computed.append(int(row["index"]))
+                records += int(row["written"])
+                bar.set_postfix_str(f"{records:,} docs", refresh=False)
+                bar.update(1)
         except Exception as err:  # noqa: BLE001 - Ray wraps the worker's error in its own
             raise RuntimeError(
                 f"[annotate] The Ray job failed: {root_cause(err)}. Finished shards are kept: fix the cause and "
                 "run the same command again to resume."
             ) from err
+        finally:
+            bar.close()
         stats.computed.sort()
     done = _done_summaries(out_fs, out_path)
     missing = [s["index"] for s in plan["shards"] if s["index"] not in done]
