@@ -27,9 +27,9 @@ from .sources import (
     InputFile,
     check_not_inside_input,
     file_kind,
+    iter_parquet_batches,
     parquet_row_groups,
     read_jsonl_lines,
-    read_parquet_rows,
     require_parquet,
     resolve_inputs,
 )
@@ -67,8 +67,7 @@ def read_records(fs: Any, files: List[InputFile], stats: AnnotateStats, text_col
     for input_file in files:
         if input_file.kind == "parquet":
             n_rows = sum(parquet_row_groups(fs, input_file.path))
-            for start in range(0, n_rows, PARQUET_BATCH):
-                table = read_parquet_rows(fs, input_file.path, start, min(start + PARQUET_BATCH, n_rows))
+            for start, table in iter_parquet_batches(fs, input_file.path, PARQUET_BATCH):
                 for i, record in enumerate(table.to_pylist()):
                     stats.read += 1
                     reason = check_record(record, text_column)

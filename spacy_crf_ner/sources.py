@@ -182,6 +182,21 @@ def parquet_row_groups(fs: Any, path: str) -> List[int]:
         return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
 
 
+def iter_parquet_batches(fs: Any, path: str, batch_size: int = 1024) -> Iterator[Tuple[int, Any]]:
+    """Read a Parquet file once, in batches.
+
+    YIELDS (Tuple[int, pyarrow.Table]): (row number of the batch's first row, rows).
+    """
+    import pyarrow as pa
+
+    pq = require_parquet()
+    with fs.open_input_file(path) as file_:
+        row = 0
+        for batch in pq.ParquetFile(file_).iter_batches(batch_size=batch_size):
+            yield row, pa.Table.from_batches([batch])
+            row += batch.num_rows
+
+
 def read_parquet_rows(fs: Any, path: str, start: int, end: int):
     """Rows [start, end) of a Parquet file as a pyarrow Table, reading only
     the row groups that hold them."""

@@ -155,7 +155,7 @@ def test_rerun_resumes_and_keeps_finished_shards(ray_cluster, model_dir, tmp_pat
         annotate_ray(str(model), str(src), str(out), code=str(FAULTS), progress=False)
 
 
-def test_cli_parquet_input_text_column_and_row_errors(ray_cluster, model_dir, tmp_path):
+def test_cli_parquet_uris_text_column_and_row_errors(ray_cluster, model_dir, tmp_path):
     from typer.testing import CliRunner
 
     from spacy_crf_ner.cli import app
@@ -167,7 +167,8 @@ def test_cli_parquet_input_text_column_and_row_errors(ray_cluster, model_dir, tm
     pq.write_table(pa.table({"doc_id": [f"d{i}" for i in range(30)], "body": bodies,
                              "year": pa.array(range(2000, 2030), pa.int16())}), src, row_group_size=8)
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["annotate", str(model), str(src), str(out), "--engine", "ray",
+    # input and output as filesystem URIs, as for object storage
+    result = CliRunner().invoke(app, ["annotate", str(model), f"file://{src}", f"file://{out}", "--engine", "ray",
                                       "--workers", "2", "--text-column", "body", "--no-tokens",
                                       "--code", str(FAULTS)])
     assert result.exit_code == 0, result.output
