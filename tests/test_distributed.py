@@ -196,3 +196,35 @@ def test_a_pipeline_that_cannot_load_is_one_clear_error(ray_cluster, tmp_path):
     write_jsonl(src, [{"text": TEXTS[0]}])
     with pytest.raises(RuntimeError, match=r"The Ray job failed: OSError: \[E053\] Could not read meta.json"):
         annotate_ray(str(bad), str(src), str(tmp_path / "out"), progress=False)
+
+
+@pytest.mark.slow
+def test_driver_killed_mid_run_then_resumed(model_dir, tmp_path):
+    """A real interruption: the driver (with its local Ray) is killed after a
+    few shards; the rerun keeps those and does the rest."""
+    import signal
+    import subprocess
+    import time
+
+    model, _ = model_dir
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, [{"id": i, "text": TEXTS[i % 2]} for i in range(3000)])
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "RAY_USAGE_STATS_ENABLED": "0"}
+    code = (f"from spacy_crf_ner.distributed import annotate_ray; annotate_ray({str(model)!r}, {str(src)!r}, "
+            f"{str(out)!r}, workers=1, shard_bytes=2000, code={str(FAULTS)!r}, progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob(f"{DONE_DIR}/*.json"))) < 3:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = sorted(int(p.stem.split("-")[1]) for p in (out / DONE_DIR).glob("*.json"))
+    plan = json.loads((out / "_plan.json").read_text())
+    assert 3 <= len(done_before) < len(plan["shards"])
+    proc = subprocess.run([sys.executable, "-c", code.replace("annotate_ray(", "s = annotate_ray(") +
+                           "; print(s.kept, s.computed)"], env=env, capture_output=True, text=True, timeout=300)
+    kept, computed = [json.loads(part) for part in proc.stdout.strip().splitlines()[-1].replace("] [", "]|[").split("|")]
+    assert kept == done_before and sorted(kept + computed) == list(range(len(plan["shards"])))
+    assert read_ids(out) == list(range(3000))
