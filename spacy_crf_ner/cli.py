@@ -22,10 +22,11 @@ app = typer.Typer(
 
 DEBUG_ENV = "SPACY_CRF_NER_DEBUG"
 Command = TypeVar("Command", bound=Callable[..., Any])
+_debug_flag = {"on": False}  # set by --debug for the command being run
 
 
 def _debug() -> bool:
-    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return _debug_flag["on"] or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 @app.callback()
@@ -34,8 +35,7 @@ def _options(
         False, "--debug", help=f"Show the traceback of an error (or set {DEBUG_ENV}=1)", is_eager=True
     ),
 ) -> None:
-    if debug:
-        os.environ[DEBUG_ENV] = "1"
+    _debug_flag["on"] = debug
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     logging.getLogger("spacy_crf_ner").setLevel(logging.DEBUG if _debug() else logging.INFO)
 
