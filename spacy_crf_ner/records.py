@@ -10,7 +10,7 @@ errors:
 - `annotate_records` runs `nlp.pipe` over records and yields output records;
 - `annotate_table` does the same for a pyarrow Table or pandas DataFrame and
   returns a typed Arrow table plus one error per rejected row;
-- `OUTPUT_SCHEMA` fields (`ENTITY_TYPE`, `TOKEN_TYPE`) type the output columns.
+- `entity_type` and `token_type` are the Arrow types of the output columns.
 """
 import json
 import logging
@@ -23,9 +23,6 @@ logger = logging.getLogger("spacy_crf_ner")
 
 Context = TypeVar("Context")
 
-ENTITY_FIELDS = ("start", "end", "label", "text", "confidence", "kb_id", "candidates")
-TOKEN_FIELDS = ("text", "start", "end", "tag", "pos")
-ERROR_FIELDS = ("source", "line", "row", "reason")
 
 
 def _arrow() -> Any:
@@ -36,7 +33,7 @@ def _arrow() -> Any:
     return pyarrow
 
 
-def entity_type():
+def entity_type() -> Any:
     """The Arrow type of one entity: a struct with character offsets, label,
     text, confidence, KB ID and KB candidates (a list of id/score/alias)."""
     pa = _arrow()
@@ -54,7 +51,7 @@ def entity_type():
     )
 
 
-def token_type():
+def token_type() -> Any:
     """The Arrow type of one token: text, character offsets, tag and POS."""
     pa = _arrow()
     return pa.struct(
@@ -65,15 +62,6 @@ def token_type():
             ("tag", pa.string()),
             ("pos", pa.string()),
         ]
-    )
-
-
-def error_schema():
-    """The Arrow schema of error records: source file, 1-based line (JSONL) or
-    0-based row (Parquet, tables), and the reason."""
-    pa = _arrow()
-    return pa.schema(
-        [("source", pa.string()), ("line", pa.int64()), ("row", pa.int64()), ("reason", pa.string())]
     )
 
 
@@ -182,7 +170,7 @@ def annotate_records(
         yield doc_record(doc, record, text_column, tokens), context
 
 
-def _column(values: List[Any], name: str):
+def _column(values: List[Any], name: str) -> Any:
     """An Arrow array for a column carried through from JSONL: typed by
     inference, or JSON strings when its values mix types."""
     pa = _arrow()
@@ -194,7 +182,7 @@ def _column(values: List[Any], name: str):
 
 
 def records_to_table(records: List[Dict[str, Any]], *, text_column: str = "text", tokens: bool = True,
-                     carried: Optional[Any] = None):
+                     carried: Optional[Any] = None) -> Any:
     """A typed Arrow table of output records.
 
     records (List[dict]): Output records from `doc_record`.
@@ -233,7 +221,7 @@ def annotate_table(
     batch_size: int = 64,
     source: Optional[str] = None,
     first_row: int = 0,
-):
+) -> Tuple[Any, List[Dict[str, Any]]]:
     """Annotate a pyarrow Table or pandas DataFrame (one text per row).
 
     The input's other columns are carried through with their types. Rows whose

@@ -197,7 +197,7 @@ def iter_parquet_batches(fs: Any, path: str, batch_size: int = 1024) -> Iterator
             row += batch.num_rows
 
 
-def read_parquet_rows(fs: Any, path: str, start: int, end: int):
+def read_parquet_rows(fs: Any, path: str, start: int, end: int) -> Any:
     """Rows [start, end) of a Parquet file as a pyarrow Table, reading only
     the row groups that hold them."""
     pq = require_parquet()
