@@ -24,7 +24,6 @@ logger = logging.getLogger("spacy_crf_ner")
 Context = TypeVar("Context")
 
 
-
 def _arrow() -> Any:
     try:
         import pyarrow
