@@ -158,14 +158,15 @@ def plan_shards(fs: Any, files: List[InputFile], *, shard_bytes: int, shard_rows
 
 def _auto_sizes(files: List[InputFile], fs: Any, workers: int) -> Tuple[int, int]:
     """Shard sizes that give each worker about 8 shards (so that the last
-    shards balance), within 256 KiB-64 MiB and 1,000-200,000 rows."""
+    shards balance), within 64 KiB-16 MiB of JSONL and 1,000-100,000 Parquet
+    rows: a worker holds one shard and its annotations in memory."""
     from .sources import parquet_row_groups
 
     n_bytes = sum(f.size for f in files if f.kind == "jsonl")
     n_rows = sum(sum(parquet_row_groups(fs, f.path)) for f in files if f.kind == "parquet")
     target = max(1, workers) * 8
-    shard_bytes = min(64 << 20, max(64 << 10, n_bytes // target + 1))
-    shard_rows = min(200_000, max(1_000, n_rows // target + 1))
+    shard_bytes = min(16 << 20, max(64 << 10, n_bytes // target + 1))
+    shard_rows = min(100_000, max(1_000, n_rows // target + 1))
     return shard_bytes, shard_rows
 
 
