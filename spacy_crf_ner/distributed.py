@@ -94,22 +94,27 @@ def _join(base: str, *names: str) -> str:
 
 
 def _write_bytes(fs: Any, path: str, data: bytes) -> None:
-    """Write a file so that it is complete or absent: through a temporary
-    name and a rename on local disks; object stores publish an object only
-    once its upload is complete."""
+    """Write a file so that it is complete or absent: object stores (S3, GCS)
+    publish an object only once its upload is complete; on other filesystems
+    (local disks, HDFS) the file is written under a hidden temporary name
+    and renamed."""
     import pyarrow.fs as pafs
 
+    folder, name = path.rsplit("/", 1)
+    tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"  # hidden from Parquet readers
     if isinstance(fs, pafs.LocalFileSystem):
-        folder, name = os.path.split(path)
-        tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")  # hidden from Parquet readers
         with open(tmp, "wb") as file_:
             file_.write(data)
             file_.flush()
             os.fsync(file_.fileno())
         os.replace(tmp, path)
-    else:
+    elif type(fs).__name__ in ("S3FileSystem", "GcsFileSystem"):
         with fs.open_output_stream(path) as file_:
             file_.write(data)
+    else:
+        with fs.open_output_stream(tmp) as file_:
+            file_.write(data)
+        fs.move(tmp, path)
 
 
 def _read_json(fs: Any, path: str) -> Any:
