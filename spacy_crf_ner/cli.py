@@ -1,11 +1,13 @@
 """Command-line helpers, ``python -m spacy_crf_ner COMMAND`` (or
 ``spacy-crf-ner COMMAND``): build-kb, convert-pubtator, annotate, report,
 calibrate, debug-data and warmup."""
+import functools
 import json
 import logging
+import os
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, List, Optional, TypeVar
 
 import typer
 from wasabi import msg
@@ -15,10 +17,76 @@ app = typer.Typer(
     help="Helpers for spacy-crf-ner: build a knowledge base, convert corpora, annotate, report, calibrate.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,
 )
+
+DEBUG_ENV = "SPACY_CRF_NER_DEBUG"
+Command = TypeVar("Command", bound=Callable[..., Any])
+_debug_flag = {"on": False}  # set by --debug for the command being run
+
+
+def _debug() -> bool:
+    return _debug_flag["on"] or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", help=f"Show the traceback of an error (or set {DEBUG_ENV}=1)", is_eager=True
+    ),
+) -> None:
+    _debug_flag["on"] = debug
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("spacy_crf_ner").setLevel(logging.DEBUG if _debug() else logging.INFO)
+
+
+def one_line_errors(command: Command) -> Command:
+    """Report an error of `command` as one readable line and exit with code 1
+    (130 when interrupted); with --debug or SPACY_CRF_NER_DEBUG=1 the error
+    propagates with its traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            if _debug():
+                raise
+            typer.secho("✘ Interrupted", fg="red", err=True)
+            raise typer.Exit(130)
+        except Exception as err:
+            if _debug():
+                raise
+            text = " ".join(str(err).split()) or type(err).__name__
+            if isinstance(err, (OSError, ImportError, MemoryError)) or not str(err):
+                text = f"{type(err).__name__}: {text}"
+            typer.secho(f"✘ {text} (run with --debug for the traceback)", fg="red", err=True)
+            raise typer.Exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_gpu(gpu_id: int) -> None:
+    """Put spaCy on GPU `gpu_id` (nothing for -1), or raise one clear error
+    naming the fix when no usable GPU is there."""
+    if gpu_id < 0:
+        return
+    import spacy
+
+    try:
+        spacy.require_gpu(gpu_id)
+    except Exception as err:
+        raise RuntimeError(
+            f"No GPU available for --gpu-id {gpu_id} ({' '.join(str(err).split())}): install CuPy for your "
+            "CUDA version (pip install cupy-cuda12x), check that CUDA sees the GPU (nvidia-smi), "
+            "or use --gpu-id -1 for CPU."
+        ) from err
 
 
 @app.command("build-kb")
+@one_line_errors
 def build_kb_cli(
     input_path: Path = typer.Argument(..., help="KB file: JSONL, TSV or CSV", exists=True, dir_okay=False),
     output_dir: Path = typer.Argument(..., help="Directory to write the KB to"),
@@ -34,14 +102,12 @@ def build_kb_cli(
     """Read a KB file (errors name file and line) and save it as a directory
     that the config's kb_loader (spacy-crf-ner.load_kb.v1, path = OUTPUT_DIR) loads."""
     from .kb.candidates import CandidateIndex
-    from .kb.knowledge_base import KBFormatError, KnowledgeBase
+    from .kb.knowledge_base import KnowledgeBase
 
     cols = json.loads(columns) if columns else None
     start = time.perf_counter()
-    try:
-        kb = KnowledgeBase.from_file(input_path, format=format, columns=cols, list_separator=list_separator, progress=True)
-    except KBFormatError as err:
-        msg.fail("Cannot read the knowledge base", str(err), exits=1)
+    # a KBFormatError (naming file and line) ends the command as one line, like every error
+    kb = KnowledgeBase.from_file(input_path, format=format, columns=cols, list_separator=list_separator, progress=True)
     kb.to_disk(output_dir)
     msg.good(
         f"Saved {len(kb):,} entities and {kb.n_aliases:,} aliases to {output_dir} "
@@ -57,6 +123,7 @@ def build_kb_cli(
 
 
 @app.command("convert-pubtator")
+@one_line_errors
 def convert_pubtator_cli(
     input_path: Path = typer.Argument(..., help="PubTator file", exists=True, dir_okay=False),
     output_path: Path = typer.Argument(..., help="Output .spacy file"),
@@ -81,37 +148,95 @@ def _examples(nlp, path: Path):
 
 
 @app.command("annotate")
+@one_line_errors
 def annotate_cli(
-    model: str = typer.Argument(..., help="Pipeline name or directory"),
-    input_path: Path = typer.Argument(..., help='JSONL file, one {"text": ...} per line', exists=True, dir_okay=False),
-    output_path: Path = typer.Argument(..., help="JSONL file to write"),
-    n_process: int = typer.Option(1, "--n-process", "-n", help="Processes for nlp.pipe"),
+    model: str = typer.Argument(..., help="Pipeline name or directory (with --engine ray: one every node can read)"),
+    input_path: str = typer.Argument(
+        ..., help="JSONL or Parquet: a file, folder, glob or URI (s3://, gs://, hdfs://)"
+    ),
+    output_path: str = typer.Argument(
+        ..., help="local: a .jsonl or .parquet file; ray: a folder or URI for Parquet shards"
+    ),
+    engine: str = typer.Option("local", "--engine", "-e", help="local (this machine) or ray (a Ray cluster)"),
+    text_column: str = typer.Option("text", "--text-column", help="Key or column that holds the text"),
+    tokens: bool = typer.Option(True, "--tokens/--no-tokens", help="Write tokens and their tags"),
     batch_size: int = typer.Option(64, "--batch-size", "-b", help="Texts per batch"),
-    show: int = typer.Option(0, "--show", help="Print this many annotated texts"),
-    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to use, -1 for CPU"),
+    n_process: int = typer.Option(1, "--n-process", "-n", help="local: processes for nlp.pipe"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="local: GPU to use, -1 for CPU"),
+    errors_path: Optional[Path] = typer.Option(
+        None, "--errors", help="local: also write the skipped records (source, line or row, reason) as JSONL"
+    ),
+    show: int = typer.Option(0, "--show", help="local: print this many annotated texts"),
+    address: Optional[str] = typer.Option(
+        None, "--address", help='ray: "local" (start Ray here, the default), "auto" (join this machine\'s cluster) or "ray://HOST:10001"'
+    ),
+    workers: int = typer.Option(1, "--workers", "-w", help="ray: workers, each with its own pipeline"),
+    gpus_per_worker: float = typer.Option(0.0, "--gpus-per-worker", help="ray: GPUs per worker (0: CPU)"),
+    cpus_per_worker: float = typer.Option(1.0, "--cpus-per-worker", help="ray: CPUs per worker"),
+    code: Optional[str] = typer.Option(
+        None, "--code", "-c", help="Python file with custom components, imported before loading the pipeline"
+    ),
 ) -> None:
     """Annotate texts: entities (text, label, character offsets, confidence,
-    kb_id, candidates) and token tags. Malformed lines are reported with their
-    line number and skipped; the others are annotated."""
+    kb_id, candidates) and token tags. Invalid records (invalid JSON,
+    undecodable bytes, missing or non-string text) are reported once with
+    their file and line or row and skipped; the others are annotated. The
+    input is never overwritten. With --engine ray, a rerun with the same
+    OUTPUT resumes: finished shards are kept."""
+    if engine not in ("local", "ray"):
+        raise ValueError(f"Unknown --engine {engine!r}: use local or ray.")
+    if engine == "ray":
+        local_only = {"--n-process": n_process != 1, "--gpu-id": gpu_id >= 0, "--errors": errors_path is not None,
+                      "--show": show > 0}
+        if any(local_only.values()):
+            given = ", ".join(name for name, used in local_only.items() if used)
+            raise ValueError(f"{given} apply to --engine local. With --engine ray use --workers and "
+                             "--gpus-per-worker; errors go to OUTPUT/_errors.jsonl.")
+        _annotate_ray(model, input_path, output_path, text_column=text_column, tokens=tokens,
+                      batch_size=batch_size, address=None if address in (None, "", "local") else address, workers=workers, gpus_per_worker=gpus_per_worker,
+                      cpus_per_worker=cpus_per_worker, code=code)
+        return
     import spacy
-    import srsly
 
-    from .annotate import annotate_jsonl, format_doc
+    from .annotate import annotate_file, format_doc, read_output, write_errors
 
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
+    if code:
+        from spacy.util import import_file
+
+        import_file("annotate_code", code)
+    require_gpu(gpu_id)
     nlp = spacy.load(model)
-    stats = annotate_jsonl(nlp, input_path, output_path, n_process=n_process, batch_size=batch_size)
-    for line_no, reason in stats.skipped:
-        msg.warn(f"{input_path}:{line_no}: skipped, {reason}")
-    msg.good(f"Annotated {stats.written:,} of {stats.read:,} texts into {output_path}")
-    for record in list(srsly.read_jsonl(output_path))[:show]:
+    stats = annotate_file(nlp, input_path, output_path, text_column=text_column, tokens=tokens,
+                          n_process=n_process, batch_size=batch_size)
+    if errors_path is not None:
+        write_errors(stats.errors, errors_path)
+    skipped = f"; {len(stats.errors):,} skipped (see the warnings above" + (
+        f" and {errors_path})" if errors_path else ")") if stats.errors else ""
+    msg.good(f"Annotated {stats.written:,} of {stats.read:,} records into {output_path}{skipped}")
+    for record in read_output(output_path, show):
         print(format_doc(record))
-    if stats.skipped and not stats.written:
+    if stats.errors and not stats.written:
+        raise typer.Exit(1)
+
+
+def _annotate_ray(model: str, input_path: str, output_path: str, **kwargs: Any) -> None:
+    from .distributed import ERRORS_FILE, MANIFEST_FILE, annotate_ray
+
+    stats = annotate_ray(model, input_path, output_path, **kwargs)
+    kept = f", {len(stats.kept)} of them kept from an earlier run" if stats.kept else ""
+    msg.good(
+        f"Annotated {stats.written:,} of {stats.read:,} records into {output_path} in {stats.seconds:.1f}s: "
+        f"{stats.shards} Parquet shard(s){kept}"
+    )
+    if stats.errors:
+        msg.warn(f"{stats.errors:,} records not annotated: see {output_path.rstrip('/')}/{ERRORS_FILE}")
+    msg.info(f"Counts, shards and per-worker load time and memory: {output_path.rstrip('/')}/{MANIFEST_FILE}")
+    if stats.errors and not stats.written:
         raise typer.Exit(1)
 
 
 @app.command("report")
+@one_line_errors
 def report_cli(
     model: str = typer.Argument(..., help="Pipeline name or directory"),
     data_path: Path = typer.Argument(..., help="Gold .spacy file", exists=True),
@@ -127,14 +252,14 @@ def report_cli(
 
     from .report import write_report
 
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
+    require_gpu(gpu_id)
     nlp = spacy.load(model)
     path = write_report(nlp, _examples(nlp, data_path), output_path, title=f"Entity errors: {model}", max_docs=max_docs)
     msg.good(f"Wrote {path}")
 
 
 @app.command("calibrate")
+@one_line_errors
 def calibrate_cli(
     model: str = typer.Argument(..., help="Pipeline name or directory"),
     data_path: Path = typer.Argument(..., help="Held-out gold .spacy file (never the training data)", exists=True),
@@ -176,6 +301,7 @@ def calibrate_cli(
 @app.command(
     "debug-data", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )
+@one_line_errors
 def debug_data_cli(
     ctx: typer.Context,
     config_path: Path = typer.Argument(..., help="Training config", exists=True, dir_okay=False),
@@ -200,6 +326,7 @@ def debug_data_cli(
 
 
 @app.command("warmup")
+@one_line_errors
 def warmup_cli(
     models: Optional[List[str]] = typer.Argument(
         None, help="Pipelines (package names or directories); the package's sample pipeline if none"
@@ -220,6 +347,6 @@ def warmup_cli(
 
 
 def main() -> None:
-    """Entry point of ``python -m spacy_crf_ner``."""
-    logging.basicConfig(level=logging.WARNING)
+    """Entry point of ``python -m spacy_crf_ner`` (logging is set up by the
+    app's callback, for the console script too)."""
     app()

@@ -18,6 +18,23 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def tiny_ner():
+    """A blank English pipeline with crf_ner, overfitted on two sentences."""
+    from spacy.lang.en import English
+    from spacy.training import Example
+
+    nlp = English()
+    nlp.add_pipe("crf_ner")
+    data = [("Sarah flew to Paris.", {"entities": [(0, 5, "PERSON"), (14, 19, "LOC")]}),
+            ("I like Berlin.", {"entities": [(7, 13, "LOC")]})]
+    examples = [Example.from_dict(nlp.make_doc(t), a) for t, a in data]
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    for _ in range(40):
+        nlp.update(examples, sgd=optimizer)
+    return nlp
+
+
 WORDPIECES = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
