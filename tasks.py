@@ -3,9 +3,7 @@
     python3.11 tasks.py demo        # venv + install, then `spacy project run demo`
     python3.11 tasks.py test        # venv + install, then the test suite
     python3.11 tasks.py test-slow   # ... including slow tests
-    python3.11 tasks.py bench-crf   # CRF layer vs pytorch-crf
-    python3.11 tasks.py bench-conll [--data-dir ../shared/data]
-    python3.11 tasks.py bench-distributed   # one process, n_process=2, Ray 1 and 2 workers
+    python3.11 tasks.py bench [--data-dir ../shared/data]   # `spacy project run benchmarks`
 
 The virtual environment is .venv (VENV=... to change it). torch is installed
 first, pinned, so that no CUDA build is pulled in on a CPU machine.
@@ -55,8 +53,8 @@ def setup(env: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["setup", "demo", "test", "test-slow", "bench-crf", "bench-conll", "bench-distributed"])
-    parser.add_argument("--data-dir", default="../shared/data", help="benchmark data (bench-conll)")
+    parser.add_argument("task", choices=["setup", "demo", "test", "test-slow", "bench"])
+    parser.add_argument("--data-dir", default="../shared/data", help="benchmark data (bench)")
     args = parser.parse_args()
     env = Path(os.environ.get("VENV", ROOT / ".venv"))
     if not env.is_absolute():
@@ -68,14 +66,8 @@ def main() -> None:
         run(python, "-m", "pytest", "tests")
     elif args.task == "test-slow":
         run(python, "-m", "pytest", "tests", "--runslow")
-    elif args.task == "bench-crf":
-        run(python, "benchmarks/bench_crf_layer.py")
-    elif args.task == "bench-conll":
-        run(python, "benchmarks/bench_conll_ner.py", "--data-dir", args.data_dir,
-            "--steps", "5000", "--eval-frequency", "1000", "--parallel")
-        run(python, "benchmarks/bench_conll_pos.py", "--data-dir", args.data_dir, "--parallel")
-    elif args.task == "bench-distributed":
-        run(python, "benchmarks/bench_distributed.py", "--docs", "20000", "--output", "benchmarks/results/distributed.json")
+    elif args.task == "bench":
+        run(python, "-m", "spacy", "project", "run", "benchmarks", ".", "--vars.bench_data_dir", args.data_dir)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,5 @@
 """Shared helpers for the benchmark scripts: corpus conversion, training
-through spaCy's CLI in a subprocess, timing, the garbage collector's
-collections, and the machine line."""
-import contextlib
-import gc
+through spaCy's CLI in a subprocess, timing, and the machine line."""
 import json
 import os
 import platform
@@ -11,7 +8,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import spacy
 from spacy.tokens import Doc, DocBin
@@ -37,28 +34,6 @@ def write_json(result: Dict, output: Optional[Path]) -> None:
     print(text)
     if output:
         output.write_text(text + "\n")
-
-
-@contextlib.contextmanager
-def collector_stats() -> Iterator[Dict[str, List]]:
-    """Collections per generation and the seconds they took, while the block
-    runs (through ``gc.callbacks``): ``{"collections": [g0, g1, g2],
-    "seconds": [g0, g1, g2]}``."""
-    stats: Dict[str, List] = {"collections": [0, 0, 0], "seconds": [0.0, 0.0, 0.0]}
-    started = [0.0]
-
-    def callback(phase: str, info: Dict) -> None:
-        if phase == "start":
-            started[0] = time.perf_counter()
-        else:
-            stats["collections"][info["generation"]] += 1
-            stats["seconds"][info["generation"]] += time.perf_counter() - started[0]
-
-    gc.callbacks.append(callback)
-    try:
-        yield stats
-    finally:
-        gc.callbacks.remove(callback)
 
 
 def convert_conll(src: Path, out_dir: Path, n_sents: int = 10) -> Path:

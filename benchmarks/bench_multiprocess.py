@@ -18,8 +18,8 @@ training set's entity names). Then, in fresh processes:
   (spacy_crf_ner/multiprocess.py).
 * **Cold start**: a new process imports spaCy, loads the pipeline and
   annotates one sentence, with an empty numba cache folder, then again with
-  the folder the first run filled; in the environment of each interpreter
-  given to --cold-python (e.g. a virtual environment with only
+  the folder the first run filled; in this interpreter's environment and in
+  that of each interpreter given to --cold-python (e.g. a virtual environment with only
   `pip install spacy-crf-ner`, where spaCy does not import transformers).
 """
 import argparse
@@ -164,8 +164,9 @@ def main() -> None:
     parser.add_argument("--article-repeats", type=int, default=4, help="times the dev articles are repeated")
     parser.add_argument("--cold-rounds", type=int, default=2)
     parser.add_argument(
-        "--cold-python", nargs="*", default=[sys.executable],
-        help="interpreters whose environments the cold start is measured in (e.g. one with only the CNN install)",
+        "--cold-python", nargs="*", default=[],
+        help="more interpreters whose environments the cold start is measured in, besides this one's "
+        "(e.g. one with only the CNN install)",
     )
     parser.add_argument("--output", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args()
@@ -216,7 +217,7 @@ def main() -> None:
             "ratio_median": statistics.median(ratios),
             "ratio_range": [min(ratios), max(ratios)],
         }
-    for python in args.cold_python:
+    for python in [sys.executable, *args.cold_python]:
         for m in ("crf_ner", "crf_tagger + crf_ner + entity_normalizer"):
             runs_cold = []
             for _ in range(args.cold_rounds):

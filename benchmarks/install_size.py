@@ -4,17 +4,19 @@ build of torch and the plugin without extras. Standard library only.
     python benchmarks/install_size.py VENV_DIR [--source .] [--torch torch==2.13.0]
         [--index-url https://download.pytorch.org/whl/cpu] [--output results/install_size.json]
 
-Prints the venv's size on disk (as `du -sh` reports it), the installed
-packages, and whether transformers / spacy-transformers were pulled in; then
+Prints the venv's size on disk (as `du -sh` reports it) and torch's share of
+it, the installed packages, and whether transformers / spacy-transformers were pulled in; then
 checks that a crf_ner pipeline with the CNN and the BiLSTM encoder trains a
 step in that environment.
 """
 import argparse
 import json
+import platform
 import shutil
 import subprocess
 import sys
 import venv
+from datetime import date
 from pathlib import Path
 
 CHECK = """
@@ -57,13 +59,23 @@ def main() -> None:
     run(*pip, *(["--index-url", args.index_url] if args.index_url else []), args.torch)
     run(*pip, args.source)
     size = run("du", "-sh", args.venv_dir).split()[0]
+    torch_dir = run(python, "-c", "import importlib.util as u; print(u.find_spec('torch').submodule_search_locations[0])")
+    torch_size = run("du", "-sh", torch_dir.strip()).split()[0]
     packages = run(python, "-m", "pip", "list", "--format=freeze").split()
     check = run(python, "-c", CHECK)
-    result = {"venv_size": size, "n_packages": len(packages), "packages": packages, "check": check.splitlines()}
-    print(f"venv size: {size}; {len(packages)} packages")
+    result = {
+        "machine": f"{platform.machine()} {platform.system()}, Python {platform.python_version()}, {date.today()}",
+        "venv_size": size,
+        "torch_size": torch_size,
+        "n_packages": len(packages),
+        "packages": packages,
+        "check": check.splitlines(),
+    }
+    print(f"venv size: {size} (torch {torch_size}); {len(packages)} packages")
     print(" ".join(packages))
     print(check)
     if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(result, indent=2) + "\n")
 
 
