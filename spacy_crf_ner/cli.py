@@ -1,6 +1,6 @@
 """Command-line helpers, ``python -m spacy_crf_ner COMMAND`` (or
 ``spacy-crf-ner COMMAND``): build-kb, convert-pubtator, annotate, report,
-calibrate, debug-data and warmup."""
+calibrate, evaluate-linking, debug-data and warmup."""
 import functools
 import json
 import logging
@@ -296,6 +296,48 @@ def calibrate_cli(
         f"temperature = {temperature:.3f}; ECE on {data_path} (in-sample): {before:.3f} -> {after:.3f}. "
         f"Saved to {output_dir}"
     )
+
+
+@app.command("evaluate-linking")
+@one_line_errors
+def evaluate_linking_cli(
+    model: str = typer.Argument(..., help="Pipeline name or directory"),
+    data_path: Path = typer.Argument(..., help="Gold .spacy file whose entities carry kb_ids", exists=True),
+    gold_mentions: bool = typer.Option(
+        False, "--gold-mentions", help="Link the gold entity spans instead of the pipeline's own entities"
+    ),
+    output_path: Optional[Path] = typer.Option(None, "--output", "-o", help="JSON file to write the scores to"),
+    component: Optional[str] = typer.Option(None, "--component", "-c", help="The entity_normalizer, if several"),
+    k: int = typer.Option(5, "--k", "-k", help="The k of recall@k"),
+    strict: bool = typer.Option(False, "--strict", help="Require every concept of a composite gold ID"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to use, -1 for CPU"),
+) -> None:
+    """Score an entity_normalizer on gold data: acc@1, recall@k and
+    nel_micro_p/r/f (the component's own scorer, as spacy evaluate reports
+    it), on the gold entity spans with --gold-mentions, else on the
+    pipeline's own entities."""
+    import spacy
+    import srsly
+
+    from .evaluate_linking import evaluate_linking
+
+    require_gpu(gpu_id)
+    nlp = spacy.load(model)
+    scores = evaluate_linking(
+        nlp, _examples(nlp, data_path), component=component, gold_mentions=gold_mentions, k=k, strict=strict,
+        progress=True,
+    )
+    mentions = "gold entity spans" if gold_mentions else "the pipeline's own entities"
+    msg.divider(f"Entity linking on {data_path.name}, {mentions}")
+    rows = [(key, f"{scores[key] * 100:.2f}") for key in ("acc@1", f"recall@{k}", "nel_micro_p", "nel_micro_r", "nel_micro_f")]
+    rows += [("gold IDs", scores["gold_ids"]), ("scored mentions", scores["scored"])]
+    msg.table(rows, aligns=("l", "r"))
+    per_label = [(label, f"{v['acc@1'] * 100:.2f}", v["n"]) for label, v in scores["acc@1_per_label"].items()]
+    if len(per_label) > 1:
+        msg.table(per_label, header=("label", "acc@1", "n"), aligns=("l", "r", "r"))
+    if output_path is not None:
+        srsly.write_json(output_path, scores)
+        msg.good(f"Saved scores to {output_path}")
 
 
 @app.command(
