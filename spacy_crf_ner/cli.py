@@ -288,7 +288,7 @@ def calibrate_cli(
         temperature = fit_temperature(ner, data)
     except ValueError as err:
         msg.fail("Cannot calibrate", str(err), exits=1)
-    before = expected_calibration_error(*entity_confidences(ner, data, ner.cfg.get("temperature", 1.0)))
+    before = expected_calibration_error(*entity_confidences(ner, data))
     after = expected_calibration_error(*entity_confidences(ner, data, temperature))
     set_temperature(nlp, component, temperature)
     nlp.to_disk(output_dir)

@@ -273,10 +273,16 @@ def test_long_doc():
         assert 0.0 <= ent._.crf_confidence <= 1.0
 
 
-def test_confidences_and_span_group():
+@pytest.fixture(scope="module")
+def nlp_low_threshold():
     nlp = English()
     nlp.add_pipe("crf_ner", config={"span_threshold": 0.01})
     train(nlp, make_examples(nlp), steps=25)
+    return nlp
+
+
+def test_confidences_and_span_group(nlp_low_threshold):
+    nlp = nlp_low_threshold
     doc = nlp("Sarah Jane Smith flew to Paris and Berlin.")
     group = doc.spans["crf_spans"]
     scores = group.attrs["scores"]
@@ -289,6 +295,31 @@ def test_confidences_and_span_group():
     # spans that cover a token can't be more likely, together, than 1
     for i in range(len(doc)):
         assert sum(p for (s, e, _), p in by_span.items() if s <= i < e) <= 1.0 + 1e-5
+
+
+def test_span_probabilities_are_the_confidences(nlp_low_threshold):
+    nlp = nlp_low_threshold
+    ner = nlp.get_pipe("crf_ner")
+    texts = ["Sarah Jane Smith flew to Paris and Berlin.", "", "Who is Shaka Khan?"]
+    docs = [nlp(text) for text in texts]
+    batch = ner.predict([nlp.make_doc(text) for text in texts])
+    spans = ner.predicted_spans(batch)
+    assert spans == [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs]
+    probs = ner.span_probabilities(batch, spans)
+    assert [len(p) for p in probs] == [len(s) for s in spans] == [3, 0, 1]
+    assert sum(probs, []) == pytest.approx([e._.crf_confidence for doc in docs for e in doc.ents])
+    # a span that is not an entity has a probability too, and the one of the
+    # first entity's first token alone is lower than the entity's
+    first = spans[0][0]
+    partial = ner.span_probabilities(batch, [[(first[0], first[0] + 1, first[2])], [], []])
+    assert 0.0 <= partial[0][0] < probs[0][0]
+    # at another temperature the scores are reused, not the posteriors
+    hot = ner.span_probabilities(batch.select([0, 2]), [spans[0], spans[2]], temperature=3.0)
+    assert all(h < p for h, p in zip(hot[0] + hot[1], probs[0] + probs[2]))
+    same = ner.span_probabilities(batch.select([0, 2]), [spans[0], spans[2]])
+    assert sum(same, []) == pytest.approx(probs[0] + probs[2])
+    with pytest.raises(ValueError, match=r"\[crf_ner\] span_probabilities got spans for 1 docs"):
+        ner.span_probabilities(batch, [spans[0]])
 
 
 def test_spans_key_none():
