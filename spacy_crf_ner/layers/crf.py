@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
-from thinc.api import Model, registry
+from thinc.api import Model
 from thinc.types import Floats2d, Ints1d
 
 from ..schemes import allowed_transitions, continuation_tags, entity_tags, split_tag
@@ -40,7 +40,6 @@ InT = List[Floats2d]
 OutT = List[Floats2d]
 
 
-@registry.layers("spacy-crf-ner.CRF.v1")
 def build_crf(scheme: str = "BIO", nO: Optional[int] = None) -> Model[InT, OutT]:
     """A CRF layer over `nO` tags with the constraints of `scheme`.
 
