@@ -172,7 +172,7 @@ def _logsumexp(xp: Any, x: Any, axis: int) -> Any:
 
 
 def log_forward_backward(
-    xp: Any, em: Any, lengths: Any, trans: Any, start: Any, end: Any, want_tables: bool = True
+    xp: Any, em: Any, lengths: Any, trans: Any, start: Any, end: Any
 ) -> Tuple[Any, ...]:
     """Exact forward-backward in log space for a padded batch.
 
@@ -309,7 +309,7 @@ def _forward_backward(
     la = numpy.full(shape, NEG_INF)
     lb = numpy.full(shape, NEG_INF)
     log_z, ok = _kernels.forward_backward(
-        em, lengths, trans, start, end, True, marg, xi, d_start, d_end, la, lb
+        em, lengths, trans, start, end, marg, xi, d_start, d_end, la, lb
     )
     if not ok.all():
         # Recompute the sequences whose scaled values underflowed, exactly.
@@ -602,7 +602,7 @@ class CRFPosteriors:
         close = numpy.concatenate([close, end_scores[[iB, iI]][None, :]], axis=0)
         close_b, close_i = close[:, 0].tolist(), close[:, 1].tolist()
         alpha_b = la[:, iB].tolist()
-        beta_b, beta_i = lb[:, iB].tolist(), lb[:, iI].tolist()
+        beta_i = lb[:, iI].tolist()
         em_i = em[:, iI].tolist()
         t_bi, t_ii = float(trans[iB, iI]), float(trans[iI, iI])
         out = []
@@ -636,7 +636,7 @@ class CRFPosteriors:
         iB, iI, iL, iU = (index[f"{p}-{label}"] for p in "BILU")
         L = la.shape[0]
         alpha_b, alpha_u = la[:, iB].tolist(), la[:, iU].tolist()
-        beta_b, beta_i = lb[:, iB].tolist(), lb[:, iI].tolist()
+        beta_i = lb[:, iI].tolist()
         beta_l, beta_u = lb[:, iL].tolist(), lb[:, iU].tolist()
         em_i, em_l = em[:, iI].tolist(), em[:, iL].tolist()
         t_bi, t_bl = float(trans[iB, iI]), float(trans[iB, iL])

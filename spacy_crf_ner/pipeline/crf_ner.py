@@ -20,7 +20,7 @@ from ..schemes import (
 )
 from .base import CRFBatch, CRFSequenceLabeler
 
-default_model_config = """
+DEFAULT_CRF_NER_MODEL = """
 [model]
 @architectures = "spacy-crf-ner.EmissionScorer.v1"
 nO = null
@@ -36,7 +36,6 @@ window_size = 1
 maxout_pieces = 3
 subword_features = true
 """
-DEFAULT_NER_MODEL = Config().from_str(default_model_config)["model"]
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -49,7 +48,7 @@ if not Span.has_extension(CONFIDENCE_ATTR):
     "crf_ner",
     assigns=["doc.ents", "token.ent_iob", "token.ent_type", "span._.crf_confidence"],
     default_config={
-        "model": DEFAULT_NER_MODEL,
+        "model": Config().from_str(DEFAULT_CRF_NER_MODEL)["model"],
         "scheme": "BILUO",
         "spans_key": "crf_spans",
         "span_threshold": 0.1,
@@ -126,12 +125,20 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
         model: Model,
         name: str = "crf_ner",
         *,
-        scheme: str = "BILUO",
-        spans_key: Optional[str] = "crf_spans",
-        span_threshold: float = 0.1,
-        temperature: float = 1.0,
-        scorer: Optional[Callable] = None,
+        scheme: str,
+        spans_key: Optional[str],
+        span_threshold: float,
+        temperature: float,
+        scorer: Optional[Callable],
     ) -> None:
+        """Initialize a CRF entity recognizer. The settings' defaults are the
+        factory's (`make_crf_ner`), where they are described.
+
+        vocab (Vocab): The shared vocabulary.
+        model (Model[List[Doc], List[Floats2d]]): Emission scores followed by
+            the CRF layer.
+        name (str): The component instance name, used in messages and losses.
+        """
         scheme = normalize_scheme(scheme)
         if scheme == "tags":
             raise ValueError(f"[{name}] crf_ner needs an entity scheme, 'BIO' or 'BILUO', not 'tags'.")
