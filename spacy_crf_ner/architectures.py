@@ -208,7 +208,7 @@ def _char_cnn_forward(
     ragged = Ragged(ids, ops.asarray1i(lengths))
     Y, backprop = inner(ragged, is_train)
     doc_lengths = [len(doc) for doc in docs]
-    outputs = ops.unflatten(Y, doc_lengths) if doc_lengths else []
+    outputs = ops.unflatten(Y, ops.asarray1i(doc_lengths)) if doc_lengths else []
 
     def backprop_chars(dY: List[Floats2d]) -> List[Doc]:
         backprop(ops.flatten(dY) if dY else ops.alloc2f(0, model.get_dim("nO")))

@@ -44,14 +44,28 @@ class EntityPredictions:
         )
 
 
+def crf_ner_component(nlp: Language, name: str) -> CRFEntityRecognizer:
+    """The pipeline's component `name`, which must be a crf_ner.
+
+    nlp (Language): The pipeline.
+    name (str): The component's name.
+    RETURNS (CRFEntityRecognizer): The component.
+    """
+    pipe = nlp.get_pipe(name)
+    if not isinstance(pipe, CRFEntityRecognizer):
+        raise ValueError(
+            f"[{name}] Calibration needs a crf_ner component, but {name!r} is a {type(pipe).__name__}. "
+            f"Name the crf_ner component of the pipeline ({nlp.pipe_names})."
+        )
+    return pipe
+
+
 def collect_predictions(
     nlp: Language, examples: Iterable[Example], component: str = "crf_ner", batch_size: int = 64
 ) -> EntityPredictions:
     """Run the pipeline up to `component` on the examples' predicted docs and
     record the component's predictions and predicted entities."""
-    ner = nlp.get_pipe(component)
-    if not isinstance(ner, CRFEntityRecognizer):
-        raise ValueError(f"calibration: '{component}' is a {type(ner).__name__}, not a crf_ner component.")
+    ner = crf_ner_component(nlp, component)
     before = [proc for name, proc in nlp.pipeline[: nlp.pipe_names.index(component)]]
     out = EntityPredictions()
     examples = list(examples)
@@ -59,7 +73,9 @@ def collect_predictions(
         batch = examples[i : i + batch_size]
         docs: List[Doc] = [eg.predicted.copy() for eg in batch]
         for proc in before:
-            docs = list(proc.pipe(docs))
+            # Components made with @Language.component are functions of a doc.
+            pipe = getattr(proc, "pipe", None)
+            docs = list(pipe(docs)) if pipe is not None else [proc(doc) for doc in docs]
         predictions = ner.predict(docs)
         for eg, spans in zip(batch, ner.predicted_spans(predictions)):
             gold = {
@@ -168,6 +184,6 @@ def set_temperature(nlp: Language, component: str, temperature: float) -> None:
         raise ValueError(f"[{component}] temperature must be positive, not {temperature}.")
     # 6 significant digits survive the JSON of the saved cfg unchanged
     temperature = float(f"{temperature:.6g}")
-    nlp.get_pipe(component).cfg["temperature"] = temperature
+    crf_ner_component(nlp, component).cfg["temperature"] = temperature
     # nlp.config is rebuilt from the pipe configs on every access
     nlp.get_pipe_config(component)["temperature"] = temperature

@@ -273,6 +273,7 @@ def calibrate_cli(
     from .calibration import (
         check_calibration_data,
         collect_predictions,
+        crf_ner_component,
         entity_confidences,
         expected_calibration_error,
         fit_temperature,
@@ -280,9 +281,9 @@ def calibrate_cli(
     )
 
     nlp = spacy.load(model)
-    ner = nlp.get_pipe(component)
     examples = _examples(nlp, data_path)
     try:
+        ner = crf_ner_component(nlp, component)
         check_calibration_data(ner, examples)
         data = collect_predictions(nlp, examples, component=component)
         temperature = fit_temperature(ner, data)

@@ -215,4 +215,5 @@ def read_parquet_rows(fs: Any, path: str, start: int, end: int) -> Any:
         if not groups:
             return parquet.schema_arrow.empty_table()
         table = parquet.read_row_groups(groups)
+    assert first is not None  # set with the first group
     return table.slice(start - first, end - start)

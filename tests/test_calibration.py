@@ -3,6 +3,7 @@ import pytest
 import spacy
 import srsly
 from spacy.lang.en import English
+from spacy.language import Language
 from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.util import make_tempdir
@@ -133,3 +134,20 @@ def test_calibrate_command_writes_the_config(nlp_examples, tmp_path):
     assert result.exit_code == 1
     assert "no gold entities" in result.output
     assert not (tmp_path / "x").exists()
+
+
+@Language.component("test_calibration_identity")
+def _identity(doc):
+    return doc
+
+
+def test_collect_predictions_runs_function_components_and_checks_the_name(nlp_examples):
+    nlp, examples = nlp_examples
+    expected = collect_predictions(nlp, examples).spans
+    nlp.add_pipe("test_calibration_identity", first=True)
+    try:
+        assert collect_predictions(nlp, examples).spans == expected
+        with pytest.raises(ValueError, match=r"\[test_calibration_identity\] Calibration needs a crf_ner"):
+            collect_predictions(nlp, examples, component="test_calibration_identity")
+    finally:
+        nlp.remove_pipe("test_calibration_identity")

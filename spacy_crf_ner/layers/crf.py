@@ -106,8 +106,9 @@ def resize_crf(model: Model, tags: Sequence[str], scheme: str) -> Model:
         ops = model.ops
         new_i = ops.xp.asarray([i for i, _ in pairs])
         old_i = ops.xp.asarray([j for _, j in pairs])
-        W = new.get_param("transitions").copy()
-        W[new_i[:, None], new_i[None, :]] = model.get_param("transitions")[old_i[:, None], old_i[None, :]]
+        W: Any = new.get_param("transitions").copy()
+        old_W: Any = model.get_param("transitions")
+        W[new_i[:, None], new_i[None, :]] = old_W[old_i[:, None], old_i[None, :]]
         new.set_param("transitions", W)
         for name in ("start", "end"):
             p = new.get_param(name).copy()

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, cast
 
 import numpy
 import srsly
@@ -215,7 +215,7 @@ class CRFSequenceLabeler(TrainablePipe):
                         "initializing), or let `initialize` infer the labels from the training data."
                     )
                 ids[i] = index[tag]
-            out.append(ids)
+            out.append(cast(Ints1d, ids))
         return out
 
     def update(
@@ -314,7 +314,7 @@ class CRFSequenceLabeler(TrainablePipe):
             for label in labels:
                 self._add_label_unchecked(label)
         elif not self.labels:
-            found = set()
+            found: Set[str] = set()
             for eg in get_examples():
                 found.update(self.labels_from_example(eg))
             for label in sorted(found):
@@ -388,7 +388,7 @@ class CRFSequenceLabeler(TrainablePipe):
                     f"[{self.name}] cannot load the saved weights ({type(err).__name__}: {err}). {_RESAVE}"
                 ) from None
 
-        deserialize = {
+        deserialize: Dict[str, Callable[[bytes], Any]] = {
             "cfg": load_cfg,
             "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
             "model": load_model,
@@ -439,7 +439,7 @@ class CRFSequenceLabeler(TrainablePipe):
                     f"[{self.name}] cannot load the weights in {p} ({type(err).__name__}: {err}). {_RESAVE}"
                 ) from None
 
-        deserialize = {
+        deserialize: Dict[str, Callable[[Path], Any]] = {
             "cfg": load_cfg,
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
             "model": load_model,
