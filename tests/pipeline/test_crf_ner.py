@@ -6,24 +6,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import make_tempdir
 
-TRAIN_DATA = [
-    ("Who is Shaka Khan?", {"entities": [(7, 17, "PERSON")]}),
-    ("I like London and Berlin.", {"entities": [(7, 13, "LOC"), (18, 24, "LOC")]}),
-    ("Sarah Jane Smith flew to Paris.", {"entities": [(0, 16, "PERSON"), (25, 30, "LOC")]}),
-    ("Nothing to see here.", {"entities": []}),
-]
-
-
-def make_examples(nlp, data=TRAIN_DATA):
-    return [Example.from_dict(nlp.make_doc(text), ann) for text, ann in data]
-
-
-def train(nlp, examples, steps=60):
-    optimizer = nlp.initialize(get_examples=lambda: examples)
-    for _ in range(steps):
-        losses = {}
-        nlp.update(examples, sgd=optimizer, losses=losses)
-    return losses
+from util import ENT_DATA, make_examples, train
 
 
 @pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
@@ -31,11 +14,11 @@ def test_overfitting(scheme):
     nlp = English()
     nlp.add_pipe("crf_ner", config={"scheme": scheme})
     examples = make_examples(nlp)
-    losses = train(nlp, examples)
+    losses = train(nlp, examples, steps=60)
     assert losses["crf_ner"] < 0.5
-    texts = [text for text, _ in TRAIN_DATA]
+    texts = [text for text, _ in ENT_DATA]
     expected = [
-        [(text[s:e], label) for s, e, label in ann["entities"]] for text, ann in TRAIN_DATA
+        [(text[s:e], label) for s, e, label in ann["entities"]] for text, ann in ENT_DATA
     ]
     docs = [nlp(text) for text in texts]
     assert [[(e.text, e.label_) for e in doc.ents] for doc in docs] == expected
@@ -156,7 +139,7 @@ def test_rehearse():
     before = [(e.text, e.label_) for e in nlp(text).ents]
     optimizer = nlp.resume_training()
     ner.add_label("ORG")
-    raw = [Example(nlp.make_doc(t), nlp.make_doc(t)) for t, _ in TRAIN_DATA]
+    raw = [Example(nlp.make_doc(t), nlp.make_doc(t)) for t, _ in ENT_DATA]
     W = ner.model.get_ref("output").get_param("W").copy()
     for _ in range(10):
         losses = nlp.rehearse(raw, sgd=optimizer)
@@ -341,7 +324,7 @@ def test_multiprocess_pipe():
     nlp = English()
     nlp.add_pipe("crf_ner")
     train(nlp, make_examples(nlp), steps=40)
-    texts = [t for t, _ in TRAIN_DATA] * 2
+    texts = [t for t, _ in ENT_DATA] * 2
     single = [[(e.text, e.label_, e._.crf_confidence) for e in d.ents] for d in nlp.pipe(texts)]
     multi = [[(e.text, e.label_, e._.crf_confidence) for e in d.ents] for d in nlp.pipe(texts, n_process=2, batch_size=2)]
     assert [[x[:2] for x in d] for d in single] == [[x[:2] for x in d] for d in multi]
@@ -437,7 +420,7 @@ def test_span_search_linear_on_uncertain_doc(scheme, repeats, monkeypatch):
 def test_entities_over_whitespace_are_counted_at_initialize(caplog):
     nlp = English()
     nlp.add_pipe("crf_ner")
-    data = TRAIN_DATA + [("I saw New \n York and New \n Delhi.", {"entities": [(6, 16, "LOC"), (21, 32, "LOC")]})]
+    data = ENT_DATA + [("I saw New \n York and New \n Delhi.", {"entities": [(6, 16, "LOC"), (21, 32, "LOC")]})]
     examples = make_examples(nlp, data)
     assert any(t.is_space for t in examples[-1].reference.ents[0])
     with caplog.at_level("WARNING", logger="spacy_crf_ner"):
