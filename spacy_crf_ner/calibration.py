@@ -184,6 +184,6 @@ def set_temperature(nlp: Language, component: str, temperature: float) -> None:
         raise ValueError(f"[{component}] temperature must be positive, not {temperature}.")
     # 6 significant digits survive the JSON of the saved cfg unchanged
     temperature = float(f"{temperature:.6g}")
-    crf_ner_component(nlp, component).cfg["temperature"] = temperature
+    crf_ner_component(nlp, component).temperature = temperature
     # nlp.config is rebuilt from the pipe configs on every access
     nlp.get_pipe_config(component)["temperature"] = temperature

@@ -157,6 +157,20 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
             temperature=temperature,
         )
 
+    @property
+    def temperature(self) -> float:
+        """The temperature that divides the CRF's scores when computing
+        probabilities (not when decoding). Set it to a fitted value with
+        `spacy_crf_ner.calibration.set_temperature`, which also writes it to
+        the pipeline's config."""
+        return self.cfg["temperature"]
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        if not value > 0:
+            raise ValueError(f"[{self.name}] temperature must be positive, not {value}.")
+        self.cfg["temperature"] = value
+
     def initialize(
         self,
         get_examples: Callable[[], Iterable[Example]],
@@ -227,7 +241,7 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
         RETURNS (CRFBatch): Paths, emission scores, constraints and posteriors.
         """
         batch = super().predict(docs)
-        batch.posteriors = self._posteriors(batch, self.cfg["temperature"])
+        batch.posteriors = self._posteriors(batch, self.temperature)
         return batch
 
     def predicted_spans(self, batch: CRFBatch) -> List[List[SpanTuple]]:
@@ -269,10 +283,10 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
                 f"[{self.name}] span_probabilities got spans for {len(spans)} docs and predictions "
                 f"for {len(batch)}. Pass one list of spans per doc of the batch."
             )
-        if temperature is None or temperature == self.cfg["temperature"]:
+        if temperature is None or temperature == self.temperature:
             post = batch.posteriors
             if post is None:
-                post = self._posteriors(batch, self.cfg["temperature"])
+                post = self._posteriors(batch, self.temperature)
         else:
             post = self._posteriors(batch, temperature)
         if post is None:

@@ -303,6 +303,16 @@ def test_span_probabilities_are_the_confidences(nlp_low_threshold):
     assert sum(same, []) == pytest.approx(probs[0] + probs[2])
     with pytest.raises(ValueError, match=r"\[crf_ner\] span_probabilities got spans for 1 docs"):
         ner.span_probabilities(batch, [spans[0]])
+    # the component's temperature is the default one
+    ner.temperature = 3.0
+    try:
+        assert sum(ner.span_probabilities(batch.select([0, 2]), [spans[0], spans[2]]), []) == pytest.approx(
+            hot[0] + hot[1]
+        )
+    finally:
+        ner.temperature = 1.0
+    with pytest.raises(ValueError, match=r"\[crf_ner\] temperature must be positive"):
+        ner.temperature = 0.0
 
 
 def test_spans_key_none():
