@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import spacy
 import srsly
-from spacy.language import Language
 from spacy.tokens import Doc
 
 import spacy_crf_ner.pipeline  # noqa: F401  (installs the process settings)

@@ -33,7 +33,7 @@ import numpy
 from thinc.api import Model
 from thinc.types import Floats2d, Ints1d
 
-from ..schemes import allowed_transitions, continuation_tags, entity_tags, split_tag
+from ..schemes import allowed_transitions, continuation_tags, entity_tags
 
 NEG_INF = -numpy.inf
 InT = List[Floats2d]

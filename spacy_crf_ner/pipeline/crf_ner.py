@@ -1,6 +1,6 @@
 """`crf_ner`: named entity recognition with a linear-chain CRF."""
 import logging
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence
 
 import numpy
 from spacy.language import Language
