@@ -473,6 +473,7 @@ class CRFPosteriors:
         if temperature != 1.0:
             em, trans, start, end = (a / temperature for a in (em, trans, start, end))
         self.xp = xp
+        self.temperature = temperature
         self.tags: List[str] = list(model.attrs["tags"])
         self.scheme: str = model.attrs["scheme"]
         self.lengths = lengths

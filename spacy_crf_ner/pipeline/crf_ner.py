@@ -283,11 +283,10 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
                 f"[{self.name}] span_probabilities got spans for {len(spans)} docs and predictions "
                 f"for {len(batch)}. Pass one list of spans per doc of the batch."
             )
-        if temperature is None or temperature == self.temperature:
-            post = batch.posteriors
-            if post is None:
-                post = self._posteriors(batch, self.temperature)
-        else:
+        if temperature is None:
+            temperature = self.temperature
+        post = batch.posteriors
+        if post is None or post.temperature != temperature:
             post = self._posteriors(batch, temperature)
         if post is None:
             # No doc has a token, so no span has a probability to give.

@@ -309,6 +309,8 @@ def test_span_probabilities_are_the_confidences(nlp_low_threshold):
         assert sum(ner.span_probabilities(batch.select([0, 2]), [spans[0], spans[2]]), []) == pytest.approx(
             hot[0] + hot[1]
         )
+        # posteriors the batch holds at another temperature are not used
+        assert sum(ner.span_probabilities(batch, spans), []) == pytest.approx(hot[0] + hot[1])
     finally:
         ner.temperature = 1.0
     with pytest.raises(ValueError, match=r"\[crf_ner\] temperature must be positive"):
