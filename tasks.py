@@ -1,7 +1,7 @@
 """Set up and run the project with nothing but Python 3.10+ (standard library).
 
     python3.11 tasks.py demo        # venv + install, then `spacy project run demo`
-    python3.11 tasks.py test        # venv + install, then the test suite
+    python3.11 tasks.py test        # venv + install, then mypy and the test suite
     python3.11 tasks.py test-slow   # ... including slow tests
     python3.11 tasks.py bench [--data-dir ../shared/data]   # `spacy project run benchmarks`
 
@@ -63,6 +63,7 @@ def main() -> None:
     if args.task == "demo":
         run(python, "-m", "spacy", "project", "run", "demo")
     elif args.task == "test":
+        run(python, "-m", "mypy", "spacy_crf_ner")
         run(python, "-m", "pytest", "tests")
     elif args.task == "test-slow":
         run(python, "-m", "pytest", "tests", "--runslow")

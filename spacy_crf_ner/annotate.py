@@ -79,13 +79,13 @@ def read_records(fs: Any, files: List[InputFile], stats: AnnotateStats, text_col
         else:
             for line_no, raw, end in read_jsonl_lines(fs, input_file.path):
                 record, reason = parse_jsonl_line(raw, text_column)
-                if record is None and reason is None:
-                    continue  # blank line
-                stats.read += 1
                 if record is not None:
+                    stats.read += 1
                     yield record, done + end
-                else:
+                elif reason is not None:
+                    stats.read += 1
                     _skip(stats, error_record(reason, source=input_file.path, line=line_no))
+                # else: a blank line
         done += input_file.size
 
 
@@ -272,7 +272,7 @@ def read_output(path: Union[str, Path], n: int) -> List[Dict[str, Any]]:
         return []
     if file_kind(str(path)) == "parquet":
         return require_parquet().read_table(path).slice(0, n).to_pylist()
-    records = []
+    records: List[Dict[str, Any]] = []
     with Path(path).open("r", encoding="utf8") as file_:
         for line in file_:
             if len(records) >= n:

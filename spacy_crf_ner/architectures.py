@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from spacy.tokens import Doc
-from spacy.util import registry
 from thinc.api import (
     Dropout,
     HashEmbed,
@@ -29,7 +28,6 @@ from .layers.crf import build_crf, resize_crf
 logger = logging.getLogger("spacy_crf_ner")
 
 
-@registry.architectures("spacy-crf-ner.EmissionScorer.v1")
 def build_emission_scorer(
     tok2vec: Model[List[Doc], List[Floats2d]],
     nO: Optional[int] = None,
@@ -123,7 +121,6 @@ def _path_to(node: Model, target: Model) -> Optional[List[Model]]:
     return None
 
 
-@registry.architectures("spacy-crf-ner.BiLSTMCharCNN.v1")
 def build_bilstm_char_cnn(
     width: int,
     depth: int,
@@ -211,7 +208,7 @@ def _char_cnn_forward(
     ragged = Ragged(ids, ops.asarray1i(lengths))
     Y, backprop = inner(ragged, is_train)
     doc_lengths = [len(doc) for doc in docs]
-    outputs = ops.unflatten(Y, doc_lengths) if doc_lengths else []
+    outputs = ops.unflatten(Y, ops.asarray1i(doc_lengths)) if doc_lengths else []
 
     def backprop_chars(dY: List[Floats2d]) -> List[Doc]:
         backprop(ops.flatten(dY) if dY else ops.alloc2f(0, model.get_dim("nO")))
@@ -229,7 +226,6 @@ def _is_model_dir(path: Path) -> bool:
     return (path / _MODEL_CONFIG).is_file() and any((path / w).is_file() for w in _MODEL_WEIGHTS)
 
 
-@registry.misc("spacy-crf-ner.transformer_path.v1")
 def transformer_path(name: str) -> str:
     """Resolve a transformer name for spacy-transformers without running any
     code: a local directory is returned as it is; the name of an installed
@@ -265,7 +261,6 @@ def transformer_path(name: str) -> str:
     return name
 
 
-@registry.layers("spacy-crf-ner.subword_pooling.v1")
 def subword_pooling(mode: str) -> Model[Ragged, Floats2d]:
     """How a word's vector is made from its subword vectors, for the
     `pooling` of a spacy-transformers TransformerListener: "mean" (the mean of

@@ -17,38 +17,55 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from .layers.crf import CRFPosteriors, crf_decode
+from .pipeline.base import CRFBatch
 from .pipeline.crf_ner import CRFEntityRecognizer
-from .schemes import tags_to_spans
+from .schemes import SpanTuple
 
 
 @dataclass
 class EntityPredictions:
-    """Emission scores, constraints and predicted entities for a set of docs,
-    with whether each predicted entity matches the gold exactly."""
+    """A `crf_ner` component's predictions for a set of docs (paths, emission
+    scores and constraints), the entities it predicted and whether each
+    matches the gold exactly."""
 
-    scores: List[numpy.ndarray] = field(default_factory=list)
-    allowed: List[Optional[numpy.ndarray]] = field(default_factory=list)
-    spans: List[List[Tuple[int, int, str]]] = field(default_factory=list)
+    predictions: CRFBatch = field(default_factory=lambda: CRFBatch([], [], []))
+    spans: List[List[SpanTuple]] = field(default_factory=list)
     correct: List[List[bool]] = field(default_factory=list)
 
+    def __len__(self) -> int:
+        return len(self.spans)
+
     def subset(self, index: Sequence[int]) -> "EntityPredictions":
+        """The predictions for the docs at `index`."""
         return EntityPredictions(
-            [self.scores[i] for i in index],
-            [self.allowed[i] for i in index],
+            self.predictions.select(index),
             [self.spans[i] for i in index],
             [self.correct[i] for i in index],
         )
+
+
+def crf_ner_component(nlp: Language, name: str) -> CRFEntityRecognizer:
+    """The pipeline's component `name`, which must be a crf_ner.
+
+    nlp (Language): The pipeline.
+    name (str): The component's name.
+    RETURNS (CRFEntityRecognizer): The component.
+    """
+    pipe = nlp.get_pipe(name)
+    if not isinstance(pipe, CRFEntityRecognizer):
+        raise ValueError(
+            f"[{name}] Calibration needs a crf_ner component, but {name!r} is a {type(pipe).__name__}. "
+            f"Name the crf_ner component of the pipeline ({nlp.pipe_names})."
+        )
+    return pipe
 
 
 def collect_predictions(
     nlp: Language, examples: Iterable[Example], component: str = "crf_ner", batch_size: int = 64
 ) -> EntityPredictions:
     """Run the pipeline up to `component` on the examples' predicted docs and
-    record the component's emission scores and predicted entities."""
-    ner = nlp.get_pipe(component)
-    if not isinstance(ner, CRFEntityRecognizer):
-        raise ValueError(f"calibration: '{component}' is a {type(ner).__name__}, not a crf_ner component.")
+    record the component's predictions and predicted entities."""
+    ner = crf_ner_component(nlp, component)
     before = [proc for name, proc in nlp.pipeline[: nlp.pipe_names.index(component)]]
     out = EntityPredictions()
     examples = list(examples)
@@ -56,40 +73,36 @@ def collect_predictions(
         batch = examples[i : i + batch_size]
         docs: List[Doc] = [eg.predicted.copy() for eg in batch]
         for proc in before:
-            docs = list(proc.pipe(docs))
-        scores = [ner.model.ops.to_numpy(s) for s in ner.model.predict(docs)]
-        allowed = [ner.decode_constraints(doc) for doc in docs]
-        paths = crf_decode(ner.crf, scores, _fill(allowed, scores))
-        for doc, eg, path in zip(docs, batch, paths):
-            spans = tags_to_spans([ner.tags[k] for k in path], ner.cfg["scheme"])
+            # Components made with @Language.component are functions of a doc.
+            pipe = getattr(proc, "pipe", None)
+            docs = list(pipe(docs)) if pipe is not None else [proc(doc) for doc in docs]
+        predictions = ner.predict(docs)
+        for eg, spans in zip(batch, ner.predicted_spans(predictions)):
             gold = {
                 (s.start, s.end, s.label_)
                 for s in (eg.get_aligned_spans_y2x(eg.reference.ents, allow_overlap=False))
             }
             out.spans.append(spans)
             out.correct.append([span in gold for span in spans])
-        out.scores.extend(scores)
-        out.allowed.extend(allowed)
+        out.predictions.extend(predictions)
     return out
 
 
-def _fill(allowed: List[Optional[numpy.ndarray]], scores: List[numpy.ndarray]) -> Optional[list]:
-    if all(a is None for a in allowed):
-        return None
-    return [a if a is not None else numpy.ones(s.shape, dtype=bool) for a, s in zip(allowed, scores)]
-
-
 def entity_confidences(
-    ner: CRFEntityRecognizer, data: EntityPredictions, temperature: float, batch_size: int = 256
+    ner: CRFEntityRecognizer,
+    data: EntityPredictions,
+    temperature: Optional[float] = None,
+    batch_size: int = 256,
 ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """Confidence and correctness of every predicted entity at `temperature`."""
+    """Confidence and correctness of every predicted entity at `temperature`
+    (default: the component's), from `CRFEntityRecognizer.span_probabilities`."""
     confs: List[float] = []
-    for i in range(0, len(data.scores), batch_size):
-        scores = data.scores[i : i + batch_size]
-        allowed = _fill(data.allowed[i : i + batch_size], scores)
-        post = CRFPosteriors(ner.crf, scores, allowed, temperature)
-        for b, spans in enumerate(data.spans[i : i + batch_size]):
-            confs.extend(post.span_prob(b, s, e, label) for s, e, label in spans)
+    for i in range(0, len(data), batch_size):
+        index = range(i, min(i + batch_size, len(data)))
+        probs = ner.span_probabilities(
+            data.predictions.select(index), data.spans[i : i + batch_size], temperature=temperature
+        )
+        confs.extend(p for doc in probs for p in doc)
     correct = [c for doc in data.correct for c in doc]
     return numpy.asarray(confs), numpy.asarray(correct, dtype=bool)
 
@@ -171,6 +184,6 @@ def set_temperature(nlp: Language, component: str, temperature: float) -> None:
         raise ValueError(f"[{component}] temperature must be positive, not {temperature}.")
     # 6 significant digits survive the JSON of the saved cfg unchanged
     temperature = float(f"{temperature:.6g}")
-    nlp.get_pipe(component).cfg["temperature"] = temperature
+    crf_ner_component(nlp, component).temperature = temperature
     # nlp.config is rebuilt from the pipe configs on every access
     nlp.get_pipe_config(component)["temperature"] = temperature

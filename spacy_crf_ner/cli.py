@@ -273,6 +273,7 @@ def calibrate_cli(
     from .calibration import (
         check_calibration_data,
         collect_predictions,
+        crf_ner_component,
         entity_confidences,
         expected_calibration_error,
         fit_temperature,
@@ -280,15 +281,15 @@ def calibrate_cli(
     )
 
     nlp = spacy.load(model)
-    ner = nlp.get_pipe(component)
     examples = _examples(nlp, data_path)
     try:
+        ner = crf_ner_component(nlp, component)
         check_calibration_data(ner, examples)
         data = collect_predictions(nlp, examples, component=component)
         temperature = fit_temperature(ner, data)
     except ValueError as err:
         msg.fail("Cannot calibrate", str(err), exits=1)
-    before = expected_calibration_error(*entity_confidences(ner, data, ner.cfg.get("temperature", 1.0)))
+    before = expected_calibration_error(*entity_confidences(ner, data))
     after = expected_calibration_error(*entity_confidences(ner, data, temperature))
     set_temperature(nlp, component, temperature)
     nlp.to_disk(output_dir)

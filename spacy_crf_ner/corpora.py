@@ -227,7 +227,6 @@ def convert_pubtator(
     return n
 
 
-@spacy.registry.readers("spacy-crf-ner.PubTatorCorpus.v1")
 def create_pubtator_reader(
     path: str, label: Optional[str] = None, limit: int = 0
 ) -> Callable[[Language], Iterator[Example]]:
@@ -347,7 +346,6 @@ def read_iob_docs(
     yield from make_docs()
 
 
-@spacy.registry.readers("spacy-crf-ner.IOBCorpus.v1")
 def create_iob_reader(
     path: str, scheme: str = "IOB1", tag_column: int = -1, n_sents: int = 10
 ) -> Callable[[Language], Iterator[Example]]:

@@ -9,7 +9,7 @@ factory is "ner", so it says nothing about `crf_ner`.
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, cast
 
 from spacy import util
 from spacy.cli.debug_data import (
@@ -26,6 +26,9 @@ from spacy.util import registry, resolve_dot_names
 from wasabi import MESSAGES, Printer
 
 from .schemes import allowed_transitions, biluo_to_scheme, split_tag, tag_names
+
+if TYPE_CHECKING:
+    from .pipeline.crf_ner import CRFEntityRecognizer
 
 LOGGER_NAME = "spacy_crf_ner"
 
@@ -130,7 +133,7 @@ def check_crf_ner(
     """spaCy's NER checks (labels, missing values, whitespace and
     sentence-crossing entities, low counts, no negative examples) and the
     CRF's own, for one crf_ner component."""
-    ner = nlp.get_pipe(name)
+    ner = cast("CRFEntityRecognizer", nlp.get_pipe(name))
     gold_train = _compile_gold(train, ["ner"], nlp, make_proj=True)
     gold_dev = _compile_gold(dev, ["ner"], nlp, make_proj=True)
     counts: Counter = gold_train["ner"]
@@ -310,7 +313,10 @@ def piece_counter(nlp: Language) -> Optional[Callable[[Doc], int]]:
     many as the pieces)."""
     for name in nlp.pipe_names:
         factory = nlp.get_pipe_meta(name).factory
-        model = nlp.get_pipe(name).model
+        # Components without a model (an entity_ruler, say) have no pieces.
+        model = getattr(nlp.get_pipe(name), "model", None)
+        if model is None:
+            continue
         try:
             if factory == "transformer":
                 tokenizer = model.tokenizer

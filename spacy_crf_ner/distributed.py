@@ -291,28 +291,29 @@ class ShardAnnotator:
             tables, errors = [], []
             for part, first_row in parts:
                 try:
-                    out, errs = annotate_table(self.nlp, part, text_column=self.text_column, tokens=self.tokens,
-                                               batch_size=self.batch_size, source=shard["path"], first_row=first_row)
+                    annotated, errs = annotate_table(self.nlp, part, text_column=self.text_column,
+                                                     tokens=self.tokens, batch_size=self.batch_size,
+                                                     source=shard["path"], first_row=first_row)
                 except Exception as err:  # noqa: BLE001 - only when isolating: one row fails
                     if not isolate:
                         raise
                     errors.append(error_record(f"pipeline error: {' '.join(str(err).split())}",
                                                source=shard["path"], row=first_row))
                     continue
-                tables.append(out)
+                tables.append(annotated)
                 errors.extend(errs)
             return _concat(tables), errors, table.num_rows, 0
         records, errors, n_read, n_lines = [], [], 0, 0
         for line_no, raw, _ in read_jsonl_lines(self.in_fs, shard["path"], shard["start"], shard["end"]):
             n_lines = line_no
             record, reason = parse_jsonl_line(raw, self.text_column)
-            if record is None and reason is None:
-                continue
-            n_read += 1
             if record is not None:
+                n_read += 1
                 records.append((record, line_no))
-            else:
+            elif reason is not None:
+                n_read += 1
                 errors.append(error_record(reason, source=shard["path"], line=line_no))
+            # else: a blank line
         groups = [records] if not isolate else [[item] for item in records]
         out: List[Dict[str, Any]] = []
         for group in groups:

@@ -157,9 +157,9 @@ def build_report(
             continue
         own = dict(aligned_predictions(eg))
         pairs = classify(_ents(eg.reference), list(own))
-        for kind, items in pairs.items():
-            counts[kind] += len(items)
-            for g, p in items:
+        for kind, kind_pairs in pairs.items():
+            counts[kind] += len(kind_pairs)
+            for g, p in kind_pairs:
                 confusion[(g[2] if g else NONE, p[2] if p else NONE)] += 1
                 if kind in KINDS:
                     errors[kind].append(_Error(kind, i, g, p, own.get(p) if p else None))

@@ -8,12 +8,10 @@ for missing values, and are converted with ``biluo_to_scheme``.
 
 A ``None`` tag means "unknown": the CRF sums over every tag allowed there.
 """
-from typing import Iterable, List, Literal, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 
-Scheme = Literal["BIO", "BILUO", "BIOES", "tags"]
-SCHEMES = ("BIO", "BILUO", "BIOES", "tags")
 OUT = "O"
 # A span as (start token, end token exclusive, label)
 SpanTuple = Tuple[int, int, str]

@@ -6,7 +6,6 @@ from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple
 from spacy.scorer import PRFScore, Scorer, get_ner_prf
 from spacy.tokens import Doc
 from spacy.training import Example
-from spacy.util import registry
 
 
 def ner_score(examples: Iterable[Example], *, spans_key: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
@@ -74,7 +73,6 @@ def _annotated(doc: Doc, start: int, end: int) -> bool:
     return all(token.ent_iob != 0 for token in doc[start:end])
 
 
-@registry.scorers("spacy-crf-ner.ner_scorer.v1")
 def make_ner_scorer() -> Callable:
     return ner_score
 
@@ -86,6 +84,5 @@ def tagger_score(examples: Iterable[Example], *, attr: str = "tag", **kwargs: An
     return Scorer.score_token_attr(examples, attr, **kwargs)
 
 
-@registry.scorers("spacy-crf-ner.tagger_scorer.v1")
 def make_tagger_scorer() -> Callable:
     return tagger_score

@@ -68,7 +68,7 @@ def _local_files(spec: str) -> List[Tuple[str, int]]:
     elif os.path.isfile(path):
         names = [path]
     elif os.path.isdir(path):
-        names = [os.path.join(root, name) for root, dirs, files in os.walk(path) for name in files
+        names = [os.path.join(root, name) for root, _, files in os.walk(path) for name in files
                  if _listed(name) and not any(part.startswith(("_", ".")) for part in
                                               os.path.relpath(root, path).split(os.sep) if part != ".")]
     else:
@@ -215,4 +215,5 @@ def read_parquet_rows(fs: Any, path: str, start: int, end: int) -> Any:
         if not groups:
             return parquet.schema_arrow.empty_table()
         table = parquet.read_row_groups(groups)
+    assert first is not None  # set with the first group
     return table.slice(start - first, end - start)

@@ -9,10 +9,18 @@ candidate search for entity_normalizer.
 """
 import logging
 import time
+from functools import partial
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Union, cast
 
 from spacy.language import Language
+
+if TYPE_CHECKING:
+    from spacy.pipeline import EntityRuler
+
+    from .pipeline.crf_ner import CRFEntityRecognizer
+    from .pipeline.crf_tagger import CRFTagger
+    from .pipeline.entity_normalizer import EntityNormalizer
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -71,11 +79,11 @@ def sample_pipeline() -> Language:
     from .kb.knowledge_base import KnowledgeBase
 
     nlp = spacy.blank("en")
-    nlp.add_pipe("crf_tagger").add_label("NN")
-    ruler = nlp.add_pipe("entity_ruler")
-    nlp.add_pipe("crf_ner").add_label("ENT")
+    cast("CRFTagger", nlp.add_pipe("crf_tagger")).add_label("NN")
+    ruler = cast("EntityRuler", nlp.add_pipe("entity_ruler"))
+    cast("CRFEntityRecognizer", nlp.add_pipe("crf_ner")).add_label("ENT")
     nlp.initialize()
-    normalizer = nlp.add_pipe("entity_normalizer")  # its KB is set below
+    normalizer = cast("EntityNormalizer", nlp.add_pipe("entity_normalizer"))  # its KB is set below
     ruler.add_patterns([{"label": "ENT", "pattern": "IBM"}, {"label": "ENT", "pattern": "Paris"}])
     kb = KnowledgeBase()
     kb.add_entity("Q1", "International Business Machines", aliases=["IBM"])
@@ -96,7 +104,7 @@ def warm_up_models(models: Iterable[Union[str, Path]], texts: Optional[Sequence[
 
     out: Dict[str, float] = {}
     models = list(models)
-    loaders = {str(model): (lambda model=model: spacy.load(model)) for model in models}
+    loaders: Dict[str, Callable[[], Language]] = {str(model): partial(spacy.load, model) for model in models}
     if not loaders:
         loaders["sample pipeline"] = sample_pipeline
     for name, load in loaders.items():

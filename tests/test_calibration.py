@@ -3,6 +3,7 @@ import pytest
 import spacy
 import srsly
 from spacy.lang.en import English
+from spacy.language import Language
 from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.util import make_tempdir
@@ -16,22 +17,14 @@ from spacy_crf_ner.calibration import (
     log_loss,
     set_temperature,
 )
-
-TRAIN_DATA = [
-    ("Who is Shaka Khan?", {"entities": [(7, 17, "PERSON")]}),
-    ("I like London and Berlin.", {"entities": [(7, 13, "LOC"), (18, 24, "LOC")]}),
-    ("Sarah flew to Paris.", {"entities": [(0, 5, "PERSON"), (14, 19, "LOC")]}),
-]
-
+from util import ENT_DATA, make_examples, train
 
 @pytest.fixture(scope="module")
 def nlp_examples():
     nlp = English()
     nlp.add_pipe("crf_ner")
-    examples = [Example.from_dict(nlp.make_doc(t), a) for t, a in TRAIN_DATA]
-    optimizer = nlp.initialize(get_examples=lambda: examples)
-    for _ in range(30):
-        nlp.update(examples, sgd=optimizer)
+    examples = make_examples(nlp)
+    train(nlp, examples, steps=30)
     return nlp, examples
 
 
@@ -47,13 +40,13 @@ def test_temperature_softens_without_changing_entities(nlp_examples):
     nlp, examples = nlp_examples
     ner = nlp.get_pipe("crf_ner")
     data = collect_predictions(nlp, examples)
-    assert [len(s) for s in data.spans] == [1, 2, 2]
+    assert [len(s) for s in data.spans] == [1, 2, 2, 0]
     assert all(all(c) for c in data.correct)
     c1, _ = entity_confidences(ner, data, 1.0)
     c3, _ = entity_confidences(ner, data, 3.0)
     assert (c3 < c1).all()
     # the pipeline's own confidences follow its temperature setting
-    text = TRAIN_DATA[2][0]
+    text = ENT_DATA[2][0]
     before = [(e.text, e._.crf_confidence) for e in nlp(text).ents]
     set_temperature(nlp, "crf_ner", 3.0)
     after = [(e.text, e._.crf_confidence) for e in nlp(text).ents]
@@ -123,7 +116,7 @@ def test_calibrate_command_writes_the_config(nlp_examples, tmp_path):
     # the same predictions as the calibrated pipeline in memory
     calibrated = spacy.load(tmp_path / "model")
     set_temperature(calibrated, "crf_ner", ner.cfg["temperature"])
-    text = TRAIN_DATA[1][0]
+    text = ENT_DATA[1][0]
     assert [e._.crf_confidence for e in loaded(text).ents] == pytest.approx(
         [e._.crf_confidence for e in calibrated(text).ents]
     )
@@ -133,3 +126,20 @@ def test_calibrate_command_writes_the_config(nlp_examples, tmp_path):
     assert result.exit_code == 1
     assert "no gold entities" in result.output
     assert not (tmp_path / "x").exists()
+
+
+@Language.component("test_calibration_identity")
+def _identity(doc):
+    return doc
+
+
+def test_collect_predictions_runs_function_components_and_checks_the_name(nlp_examples):
+    nlp, examples = nlp_examples
+    expected = collect_predictions(nlp, examples).spans
+    nlp.add_pipe("test_calibration_identity", first=True)
+    try:
+        assert collect_predictions(nlp, examples).spans == expected
+        with pytest.raises(ValueError, match=r"\[test_calibration_identity\] Calibration needs a crf_ner"):
+            collect_predictions(nlp, examples, component="test_calibration_identity")
+    finally:
+        nlp.remove_pipe("test_calibration_identity")

@@ -7,27 +7,15 @@ import pytest
 import spacy
 from spacy.cli.train import train
 from spacy.tokens import DocBin
-from spacy.training import Example
+
+from util import tagged_examples
 
 CONFIGS = Path(__file__).parent.parent / "configs"
-
-TRAIN_DATA = [
-    ("Who is Shaka Khan ?", [(2, 4, "PERSON")], ["WP", "VBZ", "NNP", "NNP", "."]),
-    ("I like London and Berlin .", [(2, 3, "LOC"), (4, 5, "LOC")], ["PRP", "VBP", "NNP", "CC", "NNP", "."]),
-    ("Sarah flew to Paris .", [(0, 1, "PERSON"), (3, 4, "LOC")], ["NNP", "VBD", "TO", "NNP", "."]),
-]
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     nlp = spacy.blank("en")
-    db = DocBin()
-    for text, ents, tags in TRAIN_DATA:
-        doc = nlp.make_doc(text)
-        ref = Example.from_dict(doc, {"tags": tags, "entities": [
-            (doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), label) for s, e, label in ents
-        ]}).reference
-        db.add(ref)
+    db = DocBin(docs=[eg.reference for eg in tagged_examples(nlp)])
     path = tmp_path_factory.mktemp("corpus") / "train.spacy"
     db.to_disk(path)
     return path

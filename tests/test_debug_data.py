@@ -188,6 +188,8 @@ def test_docs_longer_than_window_in_pieces(tiny_transformer, tmp_path):
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
     # "Shaka" is in the tiny vocabulary as characters: s ##h ##a ##k ##a
     egs = [Example.from_dict(nlp.make_doc("Shaka Khan"), {"entities": [(0, 10, "PERSON")]})]
+    # a component without a model before the transformer is passed over
+    nlp.add_pipe("entity_ruler", first=True)
     nlp.initialize(lambda: egs)
     count = piece_counter(nlp)
     assert count(nlp.make_doc("Shaka Khan")) > 2

@@ -1,6 +1,7 @@
 """The Ray engine on a local 2-CPU Ray cluster: every record exactly once
-(in the output or the errors) despite a killed worker, a failing batch and a
-poisonous record; resume after an interrupted run; Parquet in and out."""
+(in the output or the errors) despite a failing batch and a poisonous record
+(and a killed worker, under --runslow); resume after an interrupted run;
+Parquet in and out."""
 import json
 import os
 import sys
@@ -70,8 +71,11 @@ def test_require_ray_names_the_extra(monkeypatch):
 
 
 def test_every_record_once_with_errors_at_their_lines(ray_cluster, model_dir, tmp_path):
-    model, _ = model_dir
+    model, markers = model_dir
     records = [{"id": i, "text": TEXTS[i % 2], "meta": {"n": i}} for i in range(60)]
+    # a batch that fails once is retried; a record that always fails is isolated
+    records[50]["text"], records[12]["text"] = "FAIL once.", "POISON always."  # in other shards
+    (markers / "fail").touch()
     lines = [(json.dumps(r) + "\n").encode() for r in records]
     # bad lines spread over the shards: invalid JSON, undecodable bytes, missing and non-string text
     bad = {5: b"{broken\n", 23: b"\xff\xfe not utf-8\n", 41: b'{"id": "no text"}\n', 58: b'{"text": 3}\n'}
@@ -79,6 +83,7 @@ def test_every_record_once_with_errors_at_their_lines(ray_cluster, model_dir, tm
         lines.insert(line_no - 1, bad[line_no])
     lines.insert(10, b"\n")  # blank lines are neither records nor errors
     bad = {k + (k > 10): v for k, v in bad.items()}
+    poison = lines.index((json.dumps(records[12]) + "\n").encode()) + 1
     src = tmp_path / "in" / "a.jsonl"
     src.parent.mkdir()
     write_jsonl(src, lines)
@@ -86,11 +91,14 @@ def test_every_record_once_with_errors_at_their_lines(ray_cluster, model_dir, tm
     stats = annotate_ray(str(model), str(src.parent), str(out), workers=2, shard_bytes=700, code=str(FAULTS),
                          progress=False)
     assert stats.shards > 4 and stats.computed == list(range(stats.shards))
-    assert (stats.read, stats.written, stats.errors) == (64, 60, 4)
-    assert read_ids(out) == list(range(60))
+    assert not (markers / "fail").exists()  # the failure happened
+    assert (stats.read, stats.written, stats.errors) == (64, 59, 5)
+    assert read_ids(out) == [i for i in range(60) if i != 12]
     errors = list(iter_errors(str(out)))
-    assert [(e["source"], e["line"]) for e in errors] == [(str(src), n) for n in sorted(bad)]
-    reasons = [e["reason"] for e in errors]
+    assert [(e["source"], e["line"]) for e in errors] == [(str(src), n) for n in sorted([*bad, poison])]
+    reasons = {e["line"]: e["reason"] for e in errors}
+    assert reasons[poison] == "pipeline error: this text always fails"
+    reasons = [reasons[n] for n in sorted(bad)]
     assert reasons[0].startswith("not valid JSON") and reasons[1].startswith("undecodable bytes")
     assert reasons[2] == 'no "text" value' and reasons[3].startswith('"text" is not a string')
     # typed columns, carried fields, readable as one dataset
@@ -102,11 +110,14 @@ def test_every_record_once_with_errors_at_their_lines(ray_cluster, model_dir, tm
     assert row["meta"] == {"n": 1} and row["text"] == TEXTS[1]
     assert [(e["text"], e["label"]) for e in row["entities"]] == [("Berlin", "LOC")]
     manifest = json.loads((out / MANIFEST_FILE).read_text())
+    attempts = sorted(shard["attempts"] for shard in manifest["shards"])
+    assert attempts[-2:] == [2, 3] and attempts[:-2] == [1] * (len(attempts) - 2)
     assert len(manifest["workers"]) == 2 and all(w["load_s"] > 0 and w["rss_mb"] > 0 for w in manifest["workers"])
     duckdb = pytest.importorskip("duckdb")
-    assert duckdb.sql(f"select count(*) from read_parquet('{out}/*.parquet')").fetchall() == [(60,)]
+    assert duckdb.sql(f"select count(*) from read_parquet('{out}/*.parquet')").fetchall() == [(59,)]
 
 
+@pytest.mark.slow  # restarting the killed worker (a new process loading the pipeline) takes long
 def test_killed_worker_failing_batch_and_poison_record(ray_cluster, model_dir, tmp_path):
     model, markers = model_dir
     texts = [TEXTS[i % 2] for i in range(40)]

@@ -12,18 +12,12 @@ from pathlib import Path
 import pytest
 import spacy
 import srsly
-from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.training import Example
 
 import spacy_crf_ner.pipeline  # noqa: F401  (installs the process settings)
 from spacy_crf_ner.multiprocess import CachedRegistryLookup
+from util import tagged_examples, train
 
-TRAIN_DATA = [
-    ("Who is Shaka Khan ?", [(2, 4, "PERSON")], ["WP", "VBZ", "NNP", "NNP", "."]),
-    ("I like London and Berlin .", [(2, 3, "LOC"), (4, 5, "LOC")], ["PRP", "VBP", "NNP", "CC", "NNP", "."]),
-    ("Sarah flew to Paris .", [(0, 1, "PERSON"), (3, 4, "LOC")], ["NNP", "VBD", "TO", "NNP", "."]),
-]
 KB = [
     {"id": "P1", "name": "Shaka Khan", "types": ["PERSON"]},
     {"id": "L1", "name": "London", "types": ["LOC"]},
@@ -31,15 +25,6 @@ KB = [
     {"id": "L3", "name": "Paris", "types": ["LOC"]},
 ]
 TEXTS = ["Shaka Khan flew to London .", "I like Berlin and Paris .", "Who is Sarah ?", "Nothing ."] * 6
-
-
-def examples(nlp: Language):
-    out = []
-    for text, ents, tags in TRAIN_DATA:
-        doc = nlp.make_doc(text)
-        spans = [(doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), label) for s, e, label in ents]
-        out.append(Example.from_dict(doc, {"tags": tags, "entities": spans}))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +41,7 @@ def pipeline_dir(tmp_path_factory) -> Path:
     nlp.config["initialize"]["components"]["entity_normalizer"] = {
         "kb_loader": {"@misc": "spacy-crf-ner.load_kb.v1", "path": str(kb)}
     }
-    egs = examples(nlp)
-    optimizer = nlp.initialize(lambda: egs)
-    for _ in range(30):
-        nlp.update(egs, sgd=optimizer)
+    train(nlp, tagged_examples(nlp), steps=30)
     nlp.to_disk(tmp / "model")
     return tmp / "model"
 

@@ -6,12 +6,9 @@ from spacy.tokens import DocBin, Span, SpanGroup
 from spacy.training import Example
 
 from spacy_crf_ner.scorers import ner_score, span_score
+from util import ENT_DATA
 
-TRAIN_DATA = [
-    ("Who is Shaka Khan?", {"entities": [(7, 17, "PERSON")]}),
-    ("I like London and Berlin.", {"entities": [(7, 13, "LOC"), (18, 24, "LOC")]}),
-    ("Sarah Jane Smith flew to Paris.", {"entities": [(0, 16, "PERSON"), (25, 30, "LOC")]}),
-]
+TRAIN_DATA = ENT_DATA[:3]
 
 
 def _example(nlp, text, ents, predicted_spans):

@@ -1,6 +1,7 @@
-"""What several test files share: small pipelines, nasty texts, the
-invariants every component's output keeps, and the worker that loads
-corrupted copies of a saved pipeline in a subprocess."""
+"""What several test files share: small training sets and how to train on
+them, small pipelines, nasty texts, the invariants every component's output
+keeps, and the worker that loads corrupted copies of a saved pipeline in a
+subprocess."""
 
 import json
 import random
@@ -8,11 +9,63 @@ import shutil
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import spacy
 from spacy.language import Language
 from spacy.training import Example
+
+# Entities as character offsets, in Example.from_dict's format.
+ENT_DATA: List[Tuple[str, Dict[str, Any]]] = [
+    ("Who is Shaka Khan?", {"entities": [(7, 17, "PERSON")]}),
+    ("I like London and Berlin.", {"entities": [(7, 13, "LOC"), (18, 24, "LOC")]}),
+    ("Sarah Jane Smith flew to Paris.", {"entities": [(0, 16, "PERSON"), (25, 30, "LOC")]}),
+    ("Nothing to see here.", {"entities": []}),
+]
+# Token tags, in Example.from_dict's format.
+TAG_DATA: List[Tuple[str, Dict[str, Any]]] = [
+    ("I like green eggs", {"tags": ["N", "V", "J", "N"]}),
+    ("Eat blue ham", {"tags": ["V", "J", "N"]}),
+]
+# Tokenized sentences with entities as token offsets and Penn Treebank tags.
+TAGGED_ENTS: List[Tuple[str, List[Tuple[int, int, str]], List[str]]] = [
+    ("Who is Shaka Khan ?", [(2, 4, "PERSON")], ["WP", "VBZ", "NNP", "NNP", "."]),
+    ("I like London and Berlin .", [(2, 3, "LOC"), (4, 5, "LOC")], ["PRP", "VBP", "NNP", "CC", "NNP", "."]),
+    ("Sarah flew to Paris .", [(0, 1, "PERSON"), (3, 4, "LOC")], ["NNP", "VBD", "TO", "NNP", "."]),
+]
+
+
+def make_examples(nlp: Language, data: Sequence[Tuple[str, Dict[str, Any]]] = ENT_DATA) -> List[Example]:
+    """Examples from (text, annotations) pairs such as ENT_DATA and TAG_DATA."""
+    return [Example.from_dict(nlp.make_doc(text), annotations) for text, annotations in data]
+
+
+def tagged_examples(nlp: Language) -> List[Example]:
+    """TAGGED_ENTS as examples with both entities and tags (the pipeline's
+    tokenizer splits the texts at their spaces)."""
+    out = []
+    for text, ents, tags in TAGGED_ENTS:
+        doc = nlp.make_doc(text)
+        spans = [(doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), label) for s, e, label in ents]
+        out.append(Example.from_dict(doc, {"tags": tags, "entities": spans}))
+    return out
+
+
+def train(
+    nlp: Language,
+    examples: List[Example],
+    steps: int,
+    get_examples: Optional[Callable[[], List[Example]]] = None,
+) -> Dict[str, float]:
+    """Initialize `nlp` on `examples` (or `get_examples`) and update it
+    `steps` times on all of them; the losses of the last step."""
+    optimizer = nlp.initialize(get_examples or (lambda: examples))
+    losses: Dict[str, float] = {}
+    for _ in range(steps):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    return losses
+
 
 KB_RECORDS = [
     {

@@ -38,11 +38,12 @@ def _exp_shifted(x: numpy.ndarray, out: numpy.ndarray) -> float:
 
 @njit(cache=True, nogil=True, fastmath={"contract", "arcp", "reassoc"})
 def forward_backward(
-    em, lengths, trans, start, end, want_marginals, marg, xi, d_start, d_end, log_alpha, log_beta
+    em, lengths, trans, start, end, marg, xi, d_start, d_end, log_alpha, log_beta
 ):
-    """Log partition function per sequence, and optionally token marginals
-    (marg, (B, T, K)), expected transition counts summed over the batch (xi),
-    expected start/end counts (d_start, d_end) and log alpha/beta tables.
+    """Log partition function per sequence, token marginals (marg,
+    (B, T, K)), expected transition counts summed over the batch (xi),
+    expected start/end counts (d_start, d_end) and, optionally, log
+    alpha/beta tables.
 
     `log_alpha`/`log_beta` are filled only when they have the shape of `em`
     (pass (0, 0, 0) arrays to skip them). Returns (log_z (B,), ok (B,)).
@@ -127,8 +128,6 @@ def forward_backward(
             total += m_em[t] + math.log(scale[t])
         total += math.log(scale[L])
         log_z[b] = total
-        if not want_marginals and not want_tables:
-            continue
         # Backward pass with the forward pass's scales, fused with the
         # expected transition counts xi (one sweep over E per step).
         for j in range(K):
@@ -140,7 +139,7 @@ def forward_backward(
             for i in range(K):
                 a = alpha[t, i]
                 s = 0.0
-                if want_marginals and a != 0.0:
+                if a != 0.0:
                     for j in range(K):
                         v = E[i, j] * tmp[j]
                         s += v
@@ -149,13 +148,12 @@ def forward_backward(
                     for j in range(K):
                         s += E[i, j] * tmp[j]
                 beta[t, i] = s
-        if want_marginals:
-            for t in range(L):
-                for j in range(K):
-                    marg[b, t, j] = alpha[t, j] * beta[t, j]
+        for t in range(L):
             for j in range(K):
-                d_start[j] += marg[b, 0, j]
-                d_end[j] += marg[b, L - 1, j]
+                marg[b, t, j] = alpha[t, j] * beta[t, j]
+        for j in range(K):
+            d_start[j] += marg[b, 0, j]
+            d_end[j] += marg[b, L - 1, j]
         if want_tables:
             # log alpha_t = log(alpha_hat_t) + sum of log scales up to t;
             # log beta_t = log(beta_hat_t) + sum of log scales after t.

@@ -30,17 +30,16 @@ from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
-from thinc.api import Model, registry
+from thinc.api import Model
 from thinc.types import Floats2d, Ints1d
 
-from ..schemes import allowed_transitions, continuation_tags, entity_tags, split_tag
+from ..schemes import allowed_transitions, continuation_tags, entity_tags
 
 NEG_INF = -numpy.inf
 InT = List[Floats2d]
 OutT = List[Floats2d]
 
 
-@registry.layers("spacy-crf-ner.CRF.v1")
 def build_crf(scheme: str = "BIO", nO: Optional[int] = None) -> Model[InT, OutT]:
     """A CRF layer over `nO` tags with the constraints of `scheme`.
 
@@ -107,8 +106,9 @@ def resize_crf(model: Model, tags: Sequence[str], scheme: str) -> Model:
         ops = model.ops
         new_i = ops.xp.asarray([i for i, _ in pairs])
         old_i = ops.xp.asarray([j for _, j in pairs])
-        W = new.get_param("transitions").copy()
-        W[new_i[:, None], new_i[None, :]] = model.get_param("transitions")[old_i[:, None], old_i[None, :]]
+        W: Any = new.get_param("transitions").copy()
+        old_W: Any = model.get_param("transitions")
+        W[new_i[:, None], new_i[None, :]] = old_W[old_i[:, None], old_i[None, :]]
         new.set_param("transitions", W)
         for name in ("start", "end"):
             p = new.get_param(name).copy()
@@ -173,7 +173,7 @@ def _logsumexp(xp: Any, x: Any, axis: int) -> Any:
 
 
 def log_forward_backward(
-    xp: Any, em: Any, lengths: Any, trans: Any, start: Any, end: Any, want_tables: bool = True
+    xp: Any, em: Any, lengths: Any, trans: Any, start: Any, end: Any
 ) -> Tuple[Any, ...]:
     """Exact forward-backward in log space for a padded batch.
 
@@ -310,7 +310,7 @@ def _forward_backward(
     la = numpy.full(shape, NEG_INF)
     lb = numpy.full(shape, NEG_INF)
     log_z, ok = _kernels.forward_backward(
-        em, lengths, trans, start, end, True, marg, xi, d_start, d_end, la, lb
+        em, lengths, trans, start, end, marg, xi, d_start, d_end, la, lb
     )
     if not ok.all():
         # Recompute the sequences whose scaled values underflowed, exactly.
@@ -473,6 +473,7 @@ class CRFPosteriors:
         if temperature != 1.0:
             em, trans, start, end = (a / temperature for a in (em, trans, start, end))
         self.xp = xp
+        self.temperature = temperature
         self.tags: List[str] = list(model.attrs["tags"])
         self.scheme: str = model.attrs["scheme"]
         self.lengths = lengths
@@ -603,7 +604,7 @@ class CRFPosteriors:
         close = numpy.concatenate([close, end_scores[[iB, iI]][None, :]], axis=0)
         close_b, close_i = close[:, 0].tolist(), close[:, 1].tolist()
         alpha_b = la[:, iB].tolist()
-        beta_b, beta_i = lb[:, iB].tolist(), lb[:, iI].tolist()
+        beta_i = lb[:, iI].tolist()
         em_i = em[:, iI].tolist()
         t_bi, t_ii = float(trans[iB, iI]), float(trans[iI, iI])
         out = []
@@ -637,7 +638,7 @@ class CRFPosteriors:
         iB, iI, iL, iU = (index[f"{p}-{label}"] for p in "BILU")
         L = la.shape[0]
         alpha_b, alpha_u = la[:, iB].tolist(), la[:, iU].tolist()
-        beta_b, beta_i = lb[:, iB].tolist(), lb[:, iI].tolist()
+        beta_i = lb[:, iI].tolist()
         beta_l, beta_u = lb[:, iL].tolist(), lb[:, iU].tolist()
         em_i, em_l = em[:, iI].tolist(), em[:, iL].tolist()
         t_bi, t_bl = float(trans[iB, iI]), float(trans[iB, iL])

@@ -3,9 +3,10 @@ the CRF layer, trained by the CRF's exact negative log-likelihood and decoded
 by Viterbi under the tag scheme's constraints."""
 import logging
 import math
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, cast
 
 import numpy
 import srsly
@@ -38,12 +39,44 @@ def _show(value: Any) -> str:
     return repr(round(value, 10)) if isinstance(value, float) else repr(value)
 
 
+@dataclass
 class CRFBatch:
-    """What `predict` returns: the best paths, and posteriors when asked."""
+    """What `predict` returns for a batch of docs, one entry per doc: the
+    best tag path, the emission scores (on the model's backend) and the tags
+    allowed per token (None: every tag), plus the posteriors of the batch when
+    the component computes them (`crf_ner` does, at its temperature)."""
 
-    def __init__(self, paths: List[Ints1d], posteriors: Optional[CRFPosteriors] = None):
-        self.paths = paths
-        self.posteriors = posteriors
+    paths: List[Ints1d]
+    scores: List[Floats2d]
+    allowed: List[Optional[numpy.ndarray]]
+    posteriors: Optional[CRFPosteriors] = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def masks(self) -> Optional[List[numpy.ndarray]]:
+        """The allowed tags per doc as (T_i, K) boolean masks, or None when
+        no doc is constrained."""
+        if all(a is None for a in self.allowed):
+            return None
+        return [
+            a if a is not None else numpy.ones(s.shape, dtype=bool) for a, s in zip(self.allowed, self.scores)
+        ]
+
+    def select(self, index: Iterable[int]) -> "CRFBatch":
+        """The predictions of the docs at `index`, without posteriors."""
+        index = list(index)
+        return CRFBatch(
+            [self.paths[i] for i in index], [self.scores[i] for i in index], [self.allowed[i] for i in index]
+        )
+
+    def extend(self, other: "CRFBatch") -> None:
+        """Append the predictions of `other`'s docs; the posteriors, which
+        belong to one batch, are dropped."""
+        self.paths.extend(other.paths)
+        self.scores.extend(other.scores)
+        self.allowed.extend(other.allowed)
+        self.posteriors = None
 
 
 class CRFSequenceLabeler(TrainablePipe):
@@ -52,7 +85,6 @@ class CRFSequenceLabeler(TrainablePipe):
     prediction time (`decode_constraints`) and how tags are written to a Doc
     (`set_annotations`)."""
 
-    scheme_default = "BIO"
     # Keys of self.cfg that come from the component's config (so from the
     # arguments of spacy.load(..., config=...)) rather than from the saved cfg,
     # which only restores what training learned (labels, scheme).
@@ -140,28 +172,29 @@ class CRFSequenceLabeler(TrainablePipe):
     def decode_constraints(self, doc: Doc) -> Optional[numpy.ndarray]:
         return None
 
-    def want_posteriors(self) -> bool:
-        return False
-
     # -- prediction -------------------------------------------------------
     def predict(self, docs: Iterable[Doc]) -> CRFBatch:
+        """Score the docs and decode the best tag path of each (Viterbi under
+        the scheme's constraints and `decode_constraints`), without changing
+        the docs.
+
+        docs (Iterable[Doc]): The documents to predict.
+        RETURNS (CRFBatch): Paths, emission scores and constraints per doc.
+        """
         docs = list(docs)
         if not any(len(doc) for doc in docs):
-            return CRFBatch([self.model.ops.alloc1i(len(doc)) for doc in docs])
-        scores = self.model.predict(docs)
-        constraints = [self.decode_constraints(doc) for doc in docs]
-        allowed = None
-        if any(c is not None for c in constraints):
             K = len(self.tags)
-            allowed = [
-                c if c is not None else numpy.ones((len(doc), K), dtype=bool)
-                for c, doc in zip(constraints, docs)
-            ]
-        paths = crf_decode(self.crf, scores, allowed)
-        posteriors = None
-        if self.want_posteriors():
-            posteriors = CRFPosteriors(self.crf, scores, allowed, self.cfg.get("temperature", 1.0))
-        return CRFBatch([self.model.ops.to_numpy(p) for p in paths], posteriors)
+            ops = self.model.ops
+            return CRFBatch(
+                [ops.alloc1i(len(doc)) for doc in docs],
+                [ops.alloc2f(len(doc), K) for doc in docs],
+                [None] * len(docs),
+            )
+        scores = self.model.predict(docs)
+        batch = CRFBatch([], scores, [self.decode_constraints(doc) for doc in docs])
+        paths = crf_decode(self.crf, scores, batch.masks())
+        batch.paths = [self.model.ops.to_numpy(p) for p in paths]
+        return batch
 
     # -- training ---------------------------------------------------------
     def _gold_indices(self, examples: Iterable[Example]) -> List[Ints1d]:
@@ -182,7 +215,7 @@ class CRFSequenceLabeler(TrainablePipe):
                         "initializing), or let `initialize` infer the labels from the training data."
                     )
                 ids[i] = index[tag]
-            out.append(ids)
+            out.append(cast(Ints1d, ids))
         return out
 
     def update(
@@ -281,7 +314,7 @@ class CRFSequenceLabeler(TrainablePipe):
             for label in labels:
                 self._add_label_unchecked(label)
         elif not self.labels:
-            found = set()
+            found: Set[str] = set()
             for eg in get_examples():
                 found.update(self.labels_from_example(eg))
             for label in sorted(found):
@@ -355,7 +388,7 @@ class CRFSequenceLabeler(TrainablePipe):
                     f"[{self.name}] cannot load the saved weights ({type(err).__name__}: {err}). {_RESAVE}"
                 ) from None
 
-        deserialize = {
+        deserialize: Dict[str, Callable[[bytes], Any]] = {
             "cfg": load_cfg,
             "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
             "model": load_model,
@@ -406,7 +439,7 @@ class CRFSequenceLabeler(TrainablePipe):
                     f"[{self.name}] cannot load the weights in {p} ({type(err).__name__}: {err}). {_RESAVE}"
                 ) from None
 
-        deserialize = {
+        deserialize: Dict[str, Callable[[Path], Any]] = {
             "cfg": load_cfg,
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
             "model": load_model,

@@ -1,6 +1,6 @@
 """`crf_ner`: named entity recognition with a linear-chain CRF."""
 import logging
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence
 
 import numpy
 from spacy.language import Language
@@ -11,6 +11,7 @@ from thinc.api import Config, Model
 
 from ..layers.crf import CRFPosteriors
 from ..schemes import (
+    SpanTuple,
     biluo_to_scheme,
     continuation_tags,
     entity_tags,
@@ -19,7 +20,7 @@ from ..schemes import (
 )
 from .base import CRFBatch, CRFSequenceLabeler
 
-default_model_config = """
+DEFAULT_CRF_NER_MODEL = """
 [model]
 @architectures = "spacy-crf-ner.EmissionScorer.v1"
 nO = null
@@ -35,7 +36,6 @@ window_size = 1
 maxout_pieces = 3
 subword_features = true
 """
-DEFAULT_NER_MODEL = Config().from_str(default_model_config)["model"]
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -48,7 +48,7 @@ if not Span.has_extension(CONFIDENCE_ATTR):
     "crf_ner",
     assigns=["doc.ents", "token.ent_iob", "token.ent_type", "span._.crf_confidence"],
     default_config={
-        "model": DEFAULT_NER_MODEL,
+        "model": Config().from_str(DEFAULT_CRF_NER_MODEL)["model"],
         "scheme": "BILUO",
         "spans_key": "crf_spans",
         "span_threshold": 0.1,
@@ -125,12 +125,20 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
         model: Model,
         name: str = "crf_ner",
         *,
-        scheme: str = "BILUO",
-        spans_key: Optional[str] = "crf_spans",
-        span_threshold: float = 0.1,
-        temperature: float = 1.0,
-        scorer: Optional[Callable] = None,
+        scheme: str,
+        spans_key: Optional[str],
+        span_threshold: float,
+        temperature: float,
+        scorer: Optional[Callable],
     ) -> None:
+        """Initialize a CRF entity recognizer. The settings' defaults are the
+        factory's (`make_crf_ner`), where they are described.
+
+        vocab (Vocab): The shared vocabulary.
+        model (Model[List[Doc], List[Floats2d]]): Emission scores followed by
+            the CRF layer.
+        name (str): The component instance name, used in messages and losses.
+        """
         scheme = normalize_scheme(scheme)
         if scheme == "tags":
             raise ValueError(f"[{name}] crf_ner needs an entity scheme, 'BIO' or 'BILUO', not 'tags'.")
@@ -148,6 +156,20 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
             span_threshold=span_threshold,
             temperature=temperature,
         )
+
+    @property
+    def temperature(self) -> float:
+        """The temperature that divides the CRF's scores when computing
+        probabilities (not when decoding). Set it to a fitted value with
+        `spacy_crf_ner.calibration.set_temperature`, which also writes it to
+        the pipeline's config."""
+        return self.cfg["temperature"]
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        if not value > 0:
+            raise ValueError(f"[{self.name}] temperature must be positive, not {value}.")
+        self.cfg["temperature"] = value
 
     def initialize(
         self,
@@ -183,9 +205,6 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
     def gold_tags(self, example: Example) -> List[Optional[str]]:
         return biluo_to_scheme(example.get_aligned_ner(), self.cfg["scheme"])
 
-    def want_posteriors(self) -> bool:
-        return True
-
     def decode_constraints(self, doc: Doc) -> Optional[numpy.ndarray]:
         """Tokens of preset entities must keep their tags; whitespace tokens
         are outside any entity."""
@@ -213,32 +232,104 @@ class CRFEntityRecognizer(CRFSequenceLabeler):
                     allowed[ent.end, index[tag]] = False
         return allowed
 
-    def set_annotations(self, docs: Iterable[Doc], batch: CRFBatch) -> None:
+    def predict(self, docs: Iterable[Doc]) -> CRFBatch:
+        """Decode the best tag path of each doc, and compute the posteriors
+        that give every entity its probability (at the component's
+        temperature).
+
+        docs (Iterable[Doc]): The documents to predict.
+        RETURNS (CRFBatch): Paths, emission scores, constraints and posteriors.
+        """
+        batch = super().predict(docs)
+        batch.posteriors = self._posteriors(batch, self.temperature)
+        return batch
+
+    def predicted_spans(self, batch: CRFBatch) -> List[List[SpanTuple]]:
+        """The entities of each doc's best tag path, as token offsets. Preset
+        entities of the component's labels are among them, as decoding is
+        forced to agree with them.
+
+        batch (CRFBatch): The output of `predict`.
+        RETURNS (List[List[Tuple[int, int, str]]]): (start, end, label) per
+            entity, per doc.
+        """
         tags = self.tags
         scheme = self.cfg["scheme"]
-        key = self.cfg["spans_key"]
+        return [tags_to_spans([tags[k] for k in path], scheme) for path in batch.paths]
+
+    def span_probabilities(
+        self,
+        batch: CRFBatch,
+        spans: Sequence[Sequence[SpanTuple]],
+        *,
+        temperature: Optional[float] = None,
+    ) -> List[List[float]]:
+        """The exact probability, under the CRF, that each span is one entity
+        of its label, no more and no less: the value `set_annotations` writes
+        to Span._.crf_confidence. At another temperature than the
+        component's, the probabilities are computed from the batch's emission
+        scores again, without running the model; the best paths do not depend
+        on the temperature.
+
+        batch (CRFBatch): The output of `predict` for the docs.
+        spans (Sequence[Sequence[Tuple[int, int, str]]]): (start, end, label)
+            token spans per doc, e.g. from `predicted_spans`.
+        temperature (Optional[float]): The temperature to compute the
+            probabilities at. Defaults to the component's `temperature`.
+        RETURNS (List[List[float]]): One probability per span, per doc.
+        """
+        if len(spans) != len(batch):
+            raise ValueError(
+                f"[{self.name}] span_probabilities got spans for {len(spans)} docs and predictions "
+                f"for {len(batch)}. Pass one list of spans per doc of the batch."
+            )
+        if temperature is None:
+            temperature = self.temperature
         post = batch.posteriors
-        for b, doc in enumerate(docs):
+        if post is None or post.temperature != temperature:
+            post = self._posteriors(batch, temperature)
+        if post is None:
+            # No doc has a token, so no span has a probability to give.
+            if any(len(s) for s in spans):
+                raise ValueError(f"[{self.name}] span_probabilities got spans for docs without tokens.")
+            return [[] for _ in spans]
+        return [[post.span_prob(b, s, e, label) for s, e, label in doc_spans] for b, doc_spans in enumerate(spans)]
+
+    def _posteriors(self, batch: CRFBatch, temperature: float) -> Optional[CRFPosteriors]:
+        if not any(len(path) for path in batch.paths):
+            return None
+        return CRFPosteriors(self.crf, batch.scores, batch.masks(), temperature)
+
+    def set_annotations(self, docs: Iterable[Doc], batch: CRFBatch) -> None:
+        docs = list(docs)
+        key = self.cfg["spans_key"]
+        new_spans: List[List[Span]] = []
+        for doc, spans in zip(docs, self.predicted_spans(batch)):
             preset = {(e.start, e.end, e.label_): e for e in doc.ents}
-            spans = tags_to_spans([tags[k] for k in batch.paths[b]], scheme)
             ents: List[Span] = []
-            new: List[Tuple[Span, Tuple[int, int, str]]] = []
+            new: List[Span] = []
             for start, end, label in spans:
                 if (start, end, label) in preset:
                     ents.append(preset.pop((start, end, label)))
                 else:
                     span = Span(doc, start, end, label=label)
                     ents.append(span)
-                    new.append((span, (start, end, label)))
+                    new.append(span)
             ents.extend(preset.values())
             doc.set_ents(sorted(ents, key=lambda s: s.start), default="outside")
-            if post is not None:
-                for span, (start, end, label) in new:
-                    span._.set(CONFIDENCE_ATTR, post.span_prob(b, start, end, label))
-                if key:
+            new_spans.append(new)
+        post = batch.posteriors
+        if post is not None:
+            probs = self.span_probabilities(batch, [[(s.start, s.end, s.label_) for s in new] for new in new_spans])
+            for new, doc_probs in zip(new_spans, probs):
+                for span, prob in zip(new, doc_probs):
+                    span._.set(CONFIDENCE_ATTR, prob)
+        if key:
+            for b, doc in enumerate(docs):
+                if post is not None:
                     doc.spans[key] = self._probable_spans(doc, post, b)
-            elif key:
-                doc.spans[key] = SpanGroup(doc, name=key, attrs={"scores": []})
+                else:
+                    doc.spans[key] = SpanGroup(doc, name=key, attrs={"scores": []})
 
     def _probable_spans(self, doc: Doc, post: CRFPosteriors, b: int) -> SpanGroup:
         """Every span with probability >= span_threshold, found exactly in time

@@ -8,9 +8,23 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
 from .base import CRFBatch, CRFSequenceLabeler
-from .crf_ner import default_model_config
 
-DEFAULT_TAGGER_MODEL = Config().from_str(default_model_config)["model"]
+DEFAULT_CRF_TAGGER_MODEL = """
+[model]
+@architectures = "spacy-crf-ner.EmissionScorer.v1"
+nO = null
+dropout = 0.1
+
+[model.tok2vec]
+@architectures = "spacy.HashEmbedCNN.v2"
+pretrained_vectors = null
+width = 96
+depth = 4
+embed_size = 2000
+window_size = 1
+maxout_pieces = 3
+subword_features = true
+"""
 ATTRS = {"tag": "TAG", "pos": "POS"}
 
 
@@ -18,7 +32,7 @@ ATTRS = {"tag": "TAG", "pos": "POS"}
     "crf_tagger",
     assigns=["token.tag"],
     default_config={
-        "model": DEFAULT_TAGGER_MODEL,
+        "model": Config().from_str(DEFAULT_CRF_TAGGER_MODEL)["model"],
         "attr": "tag",
         "scorer": {"@scorers": "spacy-crf-ner.tagger_scorer.v1"},
     },
@@ -49,9 +63,17 @@ class CRFTagger(CRFSequenceLabeler):
         model: Model,
         name: str = "crf_tagger",
         *,
-        attr: str = "tag",
-        scorer: Optional[Callable] = None,
+        attr: str,
+        scorer: Optional[Callable],
     ) -> None:
+        """Initialize a CRF tagger. The settings' defaults are the factory's
+        (`make_crf_tagger`), where they are described.
+
+        vocab (Vocab): The shared vocabulary.
+        model (Model[List[Doc], List[Floats2d]]): Emission scores followed by
+            the CRF layer.
+        name (str): The component instance name, used in messages and losses.
+        """
         if attr not in ATTRS:
             raise ValueError(
                 f"[{name}] Unsupported attr {attr!r}: crf_tagger writes 'tag' "

@@ -6,24 +6,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import make_tempdir
 
-TRAIN_DATA = [
-    ("Who is Shaka Khan?", {"entities": [(7, 17, "PERSON")]}),
-    ("I like London and Berlin.", {"entities": [(7, 13, "LOC"), (18, 24, "LOC")]}),
-    ("Sarah Jane Smith flew to Paris.", {"entities": [(0, 16, "PERSON"), (25, 30, "LOC")]}),
-    ("Nothing to see here.", {"entities": []}),
-]
-
-
-def make_examples(nlp, data=TRAIN_DATA):
-    return [Example.from_dict(nlp.make_doc(text), ann) for text, ann in data]
-
-
-def train(nlp, examples, steps=60):
-    optimizer = nlp.initialize(get_examples=lambda: examples)
-    for _ in range(steps):
-        losses = {}
-        nlp.update(examples, sgd=optimizer, losses=losses)
-    return losses
+from util import ENT_DATA, make_examples, train
 
 
 @pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
@@ -31,11 +14,11 @@ def test_overfitting(scheme):
     nlp = English()
     nlp.add_pipe("crf_ner", config={"scheme": scheme})
     examples = make_examples(nlp)
-    losses = train(nlp, examples)
+    losses = train(nlp, examples, steps=60)
     assert losses["crf_ner"] < 0.5
-    texts = [text for text, _ in TRAIN_DATA]
+    texts = [text for text, _ in ENT_DATA]
     expected = [
-        [(text[s:e], label) for s, e, label in ann["entities"]] for text, ann in TRAIN_DATA
+        [(text[s:e], label) for s, e, label in ann["entities"]] for text, ann in ENT_DATA
     ]
     docs = [nlp(text) for text in texts]
     assert [[(e.text, e.label_) for e in doc.ents] for doc in docs] == expected
@@ -156,7 +139,7 @@ def test_rehearse():
     before = [(e.text, e.label_) for e in nlp(text).ents]
     optimizer = nlp.resume_training()
     ner.add_label("ORG")
-    raw = [Example(nlp.make_doc(t), nlp.make_doc(t)) for t, _ in TRAIN_DATA]
+    raw = [Example(nlp.make_doc(t), nlp.make_doc(t)) for t, _ in ENT_DATA]
     W = ner.model.get_ref("output").get_param("W").copy()
     for _ in range(10):
         losses = nlp.rehearse(raw, sgd=optimizer)
@@ -273,10 +256,16 @@ def test_long_doc():
         assert 0.0 <= ent._.crf_confidence <= 1.0
 
 
-def test_confidences_and_span_group():
+@pytest.fixture(scope="module")
+def nlp_low_threshold():
     nlp = English()
     nlp.add_pipe("crf_ner", config={"span_threshold": 0.01})
     train(nlp, make_examples(nlp), steps=25)
+    return nlp
+
+
+def test_confidences_and_span_group(nlp_low_threshold):
+    nlp = nlp_low_threshold
     doc = nlp("Sarah Jane Smith flew to Paris and Berlin.")
     group = doc.spans["crf_spans"]
     scores = group.attrs["scores"]
@@ -289,6 +278,43 @@ def test_confidences_and_span_group():
     # spans that cover a token can't be more likely, together, than 1
     for i in range(len(doc)):
         assert sum(p for (s, e, _), p in by_span.items() if s <= i < e) <= 1.0 + 1e-5
+
+
+def test_span_probabilities_are_the_confidences(nlp_low_threshold):
+    nlp = nlp_low_threshold
+    ner = nlp.get_pipe("crf_ner")
+    texts = ["Sarah Jane Smith flew to Paris and Berlin.", "", "Who is Shaka Khan?"]
+    docs = [nlp(text) for text in texts]
+    batch = ner.predict([nlp.make_doc(text) for text in texts])
+    spans = ner.predicted_spans(batch)
+    assert spans == [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs]
+    probs = ner.span_probabilities(batch, spans)
+    assert [len(p) for p in probs] == [len(s) for s in spans] == [3, 0, 1]
+    assert sum(probs, []) == pytest.approx([e._.crf_confidence for doc in docs for e in doc.ents])
+    # a span that is not an entity has a probability too, and the one of the
+    # first entity's first token alone is lower than the entity's
+    first = spans[0][0]
+    partial = ner.span_probabilities(batch, [[(first[0], first[0] + 1, first[2])], [], []])
+    assert 0.0 <= partial[0][0] < probs[0][0]
+    # at another temperature the scores are reused, not the posteriors
+    hot = ner.span_probabilities(batch.select([0, 2]), [spans[0], spans[2]], temperature=3.0)
+    assert all(h < p for h, p in zip(hot[0] + hot[1], probs[0] + probs[2]))
+    same = ner.span_probabilities(batch.select([0, 2]), [spans[0], spans[2]])
+    assert sum(same, []) == pytest.approx(probs[0] + probs[2])
+    with pytest.raises(ValueError, match=r"\[crf_ner\] span_probabilities got spans for 1 docs"):
+        ner.span_probabilities(batch, [spans[0]])
+    # the component's temperature is the default one
+    ner.temperature = 3.0
+    try:
+        assert sum(ner.span_probabilities(batch.select([0, 2]), [spans[0], spans[2]]), []) == pytest.approx(
+            hot[0] + hot[1]
+        )
+        # posteriors the batch holds at another temperature are not used
+        assert sum(ner.span_probabilities(batch, spans), []) == pytest.approx(hot[0] + hot[1])
+    finally:
+        ner.temperature = 1.0
+    with pytest.raises(ValueError, match=r"\[crf_ner\] temperature must be positive"):
+        ner.temperature = 0.0
 
 
 def test_spans_key_none():
@@ -310,7 +336,7 @@ def test_multiprocess_pipe():
     nlp = English()
     nlp.add_pipe("crf_ner")
     train(nlp, make_examples(nlp), steps=40)
-    texts = [t for t, _ in TRAIN_DATA] * 2
+    texts = [t for t, _ in ENT_DATA] * 2
     single = [[(e.text, e.label_, e._.crf_confidence) for e in d.ents] for d in nlp.pipe(texts)]
     multi = [[(e.text, e.label_, e._.crf_confidence) for e in d.ents] for d in nlp.pipe(texts, n_process=2, batch_size=2)]
     assert [[x[:2] for x in d] for d in single] == [[x[:2] for x in d] for d in multi]
@@ -406,7 +432,7 @@ def test_span_search_linear_on_uncertain_doc(scheme, repeats, monkeypatch):
 def test_entities_over_whitespace_are_counted_at_initialize(caplog):
     nlp = English()
     nlp.add_pipe("crf_ner")
-    data = TRAIN_DATA + [("I saw New \n York and New \n Delhi.", {"entities": [(6, 16, "LOC"), (21, 32, "LOC")]})]
+    data = ENT_DATA + [("I saw New \n York and New \n Delhi.", {"entities": [(6, 16, "LOC"), (21, 32, "LOC")]})]
     examples = make_examples(nlp, data)
     assert any(t.is_space for t in examples[-1].reference.ents[0])
     with caplog.at_level("WARNING", logger="spacy_crf_ner"):

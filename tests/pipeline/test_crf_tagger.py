@@ -4,20 +4,13 @@ from spacy.lang.en import English
 from spacy.training import Example
 from spacy.util import make_tempdir
 
-TRAIN_DATA = [
-    ("I like green eggs", {"tags": ["N", "V", "J", "N"]}),
-    ("Eat blue ham", {"tags": ["V", "J", "N"]}),
-]
-
-
-def make_examples(nlp, data=TRAIN_DATA):
-    return [Example.from_dict(nlp.make_doc(t), a) for t, a in data]
+from util import TAG_DATA, make_examples
 
 
 def test_overfitting():
     nlp = English()
     tagger = nlp.add_pipe("crf_tagger")
-    examples = make_examples(nlp)
+    examples = make_examples(nlp, TAG_DATA)
     optimizer = nlp.initialize(get_examples=lambda: examples)
     assert tagger.labels == ("J", "N", "V")
     for _ in range(50):
@@ -49,7 +42,7 @@ def test_pos_attr():
 def test_missing_tags_train():
     nlp = English()
     nlp.add_pipe("crf_tagger")
-    data = TRAIN_DATA + [("I like ham", {"tags": ["N", "", "N"]})]
+    data = TAG_DATA + [("I like ham", {"tags": ["N", "", "N"]})]
     examples = make_examples(nlp, data)
     assert examples[-1].get_aligned("TAG", as_string=True)[1] in (None, "")
     optimizer = nlp.initialize(get_examples=lambda: examples)
@@ -73,14 +66,14 @@ def test_explicit_labels():
     tagger = nlp.add_pipe("crf_tagger")
     for label in ("V", "N", "J"):
         tagger.add_label(label)
-    nlp.initialize(get_examples=lambda: make_examples(nlp))
+    nlp.initialize(get_examples=lambda: make_examples(nlp, TAG_DATA))
     assert tagger.labels == ("V", "N", "J")
 
 
 def test_add_label_after_initialize():
     nlp = English()
     tagger = nlp.add_pipe("crf_tagger")
-    examples = make_examples(nlp)
+    examples = make_examples(nlp, TAG_DATA)
     optimizer = nlp.initialize(get_examples=lambda: examples)
     for _ in range(30):
         nlp.update(examples, sgd=optimizer)
