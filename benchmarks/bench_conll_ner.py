@@ -45,7 +45,7 @@ def calibration(nlp, examples) -> Dict[str, float]:
         "mean_confidence": float(conf.mean()),
         "precision": float(correct.mean()),
     }
-    halves = [list(range(0, len(data.scores), 2)), list(range(1, len(data.scores), 2))]
+    halves = [list(range(0, len(data), 2)), list(range(1, len(data), 2))]
     eces, temps = [], []
     for fit_on, test_on in (halves, halves[::-1]):
         t = fit_temperature(ner, data.subset(fit_on))
