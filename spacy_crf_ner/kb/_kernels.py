@@ -63,7 +63,7 @@ class Limits(NamedTuple):
     n_rescore: int  # size of the rescoring buffer
     n_keys: int  # fuzzy keys expanded to entities per query
     max_fuzzy: float  # fuzzy scores stay below an exact match's 1.0
-    allowed_all: int  # uint64 mask meaning "no type constraint"
+    allowed_all: numpy.uint64  # mask meaning "no type constraint"
 
 
 class Scratch(NamedTuple):

@@ -197,7 +197,10 @@ class CandidateIndex:
         self._ids = _object_array(kb.ids)
         self._aliases = _object_array(kb.alias_texts)
         self._key_numbers: Dict[int, frozenset] = {}
-        self.neighbours, self._neighbour_params = neighbours or (None, (0, 0))
+        self.neighbours: Optional[_kernels.Neighbours] = None
+        self._neighbour_params: Tuple[int, int] = (0, 0)
+        if neighbours is not None:
+            self.neighbours, self._neighbour_params = neighbours
         self._typo: Optional[TypoIndex] = None
         self.config = config
 
@@ -442,25 +445,25 @@ class CandidateIndex:
             again = rank(unsettled, numpy.zeros(len(unsettled), dtype=numpy.bool_))
             for whole, part in zip(out[:4], again[:4]):
                 whole[unsettled] = part
-        ent, pair, key, cosine = out.ent, out.pair, out.key, out.score
+        c_ent, c_pair, c_key, cosine = out.ent, out.pair, out.key, out.score
         # Types past the 63 with a bit of their own share the last bit: checked here.
         for i in numpy.flatnonzero(filtered).tolist():
             allowed_i: Set[str] = types[i]  # type: ignore[assignment]
-            keep = numpy.asarray([e >= 0 and not allowed_i.isdisjoint(self.kb.types[e]) for e in ent[i].tolist()])
-            for arr in (ent, pair, key, cosine):
+            keep = numpy.asarray([e >= 0 and not allowed_i.isdisjoint(self.kb.types[e]) for e in c_ent[i].tolist()])
+            for arr in (c_ent, c_pair, c_key, cosine):
                 arr[i] = _compact(arr[i], keep)
-        valid = ent >= 0
+        valid = c_ent >= 0
         data = numpy.zeros((n, k_fetch, N_COLUMNS), dtype=numpy.float64)
-        data[:, :, 0], data[:, :, 1], data[:, :, 2] = ent, pair, key
+        data[:, :, 0], data[:, :, 1], data[:, :, 2] = c_ent, c_pair, c_key
         f = data[:, :, 4:]
-        forced = valid & (key == forced_key[:, None])
+        forced = valid & (c_key == forced_key[:, None])
         f[..., EXACT] = forced & forced_exact[:, None]
         f[..., WORD_ORDER] = forced & ~forced_exact[:, None]
         f[..., COSINE] = numpy.where(forced, 1.0, cosine)
-        f[..., TYPO] = valid & (key[:, :, None] == typo_keys[:, None, :]).any(axis=2)
-        f[..., PRIOR_COUNT] = numpy.where(valid, self.key_table.pair_counts[pair], 0)
+        f[..., TYPO] = valid & (c_key[:, :, None] == typo_keys[:, None, :]).any(axis=2)
+        f[..., PRIOR_COUNT] = numpy.where(valid, self.key_table.pair_counts[c_pair], 0)
         for i in numpy.flatnonzero(has_numbers).tolist():
-            self._number_features(numbers(keys[i]), key[i], f[i])
+            self._number_features(numbers(keys[i]), c_key[i], f[i])
         scores = rule_scores(f, cfg.word_order_score, cfg.number_penalty)
         # Ties keep the kernel's order (prior count, then entity row).
         order = numpy.argsort(numpy.where(valid, -scores, numpy.inf), axis=1, kind="stable")

@@ -316,6 +316,10 @@ class Normalizer:
             words = out
         return words
 
+    def clear_cache(self) -> None:
+        """Forget the normal forms remembered so far."""
+        self._cache.clear()
+
     def __call__(self, text: str) -> str:
         """Normalize a string.
 

@@ -78,8 +78,13 @@ class NormalizerRules:
         unknown = sorted(set(cfg) - known)
         if unknown:
             raise ValueError(f"entity_normalizer: unknown rules setting(s) {unknown}. Use only {sorted(known)}.")
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg.items()}
-        return cls(**values)
+        default = cls()
+        return cls(
+            composite_modifiers=_strings(cfg.get("composite_modifiers", default.composite_modifiers)),
+            modifier_patterns=_strings(cfg.get("modifier_patterns", default.modifier_patterns)),
+            subtype_expansion=cfg.get("subtype_expansion", default.subtype_expansion),
+            singular_words=_strings(cfg.get("singular_words", default.singular_words)),
+        )
 
     def to_dict(self) -> Dict[str, Any]:
         """RETURNS (Dict[str, Any]): JSON-serializable settings."""
@@ -91,13 +96,16 @@ class NormalizerRules:
         RETURNS (NormalizerRules): The union.
         """
         return NormalizerRules(
-            *(tuple(dict.fromkeys(a + b)) for a, b in [
-                (self.composite_modifiers, other.composite_modifiers),
-                (self.modifier_patterns, other.modifier_patterns),
-            ]),
-            other.subtype_expansion or self.subtype_expansion,
-            tuple(dict.fromkeys(self.singular_words + other.singular_words)),
+            composite_modifiers=tuple(dict.fromkeys(self.composite_modifiers + other.composite_modifiers)),
+            modifier_patterns=tuple(dict.fromkeys(self.modifier_patterns + other.modifier_patterns)),
+            subtype_expansion=other.subtype_expansion or self.subtype_expansion,
+            singular_words=tuple(dict.fromkeys(self.singular_words + other.singular_words)),
         )
+
+
+def _strings(value: Any) -> Tuple[str, ...]:
+    """A list of strings as a tuple; anything else is left for the check in __post_init__."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 def load_preset(name: str) -> NormalizerRules:

@@ -35,6 +35,7 @@ from ..integrity import verify_checksums, write_checksums
 from ..kb.abbreviations import abbreviation_map, expand
 from ..kb.candidates import Candidate
 from ..kb.composites import CompositeSplitter
+from ..kb.consistency import consistent
 from ..kb.ids import canonical_kb_id
 from ..kb.index import CandidateIndex, IndexConfig
 from ..kb.knowledge_base import KnowledgeBase
@@ -368,13 +369,13 @@ class EntityNormalizer(Pipe):
                 # Only the KB IDs change: written through the token array,
                 # which leaves the entities as they are (setting doc.ents
                 # would mark tokens with missing annotation O).
-                kb_ids = doc.to_array(ENT_KB_ID)
+                kb_ids: Any = doc.to_array(ENT_KB_ID)  # 1-d uint64 (the stubs say 2-d floats)
                 for ent, cands in zip(ents, doc_cands):
                     store[f"{ent.start_char}:{ent.end_char}"] = cands
                     if overwrite or not ent.kb_id:
                         kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
                         kb_ids[ent.start : ent.end] = doc.vocab.strings.add(kb_id)
-                doc.from_array([ENT_KB_ID], kb_ids.astype(numpy.uint64))
+                doc.from_array([ENT_KB_ID], kb_ids)
             doc.user_data[CANDIDATES_KEY] = store
 
     # Initialization
@@ -475,6 +476,12 @@ class EntityNormalizer(Pipe):
             if "kb" in data:
                 kb = KnowledgeBase.from_dict(data["kb"])
                 index = CandidateIndex.from_dict(data["index"], kb)
+        return self._loaded(cfg, kb, index)
+
+    def _loaded(
+        self, cfg: Optional[Dict[str, Any]], kb: Optional[KnowledgeBase], index: Optional[CandidateIndex]
+    ) -> "EntityNormalizer":
+        """Take what was read, once all of it was read and checked."""
         if cfg is not None:
             self.cfg.update(cfg)
             self.rules = resolve_rules(self.cfg["rules"])
@@ -508,7 +515,7 @@ class EntityNormalizer(Pipe):
         path (Union[str, Path]): The directory.
         exclude (Iterable[str]): Fields to leave out ("cfg", "kb").
         """
-        path = util.ensure_path(path)
+        path = Path(path)
         saved_kb = self.kb is not None and self.index is not None and "kb" not in exclude
         serialize: Dict[str, Callable[[Path], None]] = {
             "cfg": lambda p: srsly.write_json(p, {**self.cfg, _SAVED_KB: saved_kb}),
@@ -529,7 +536,7 @@ class EntityNormalizer(Pipe):
         RAISES (ValueError): If a file is missing, damaged or invalid (naming
             it); nothing is changed then.
         """
-        path = util.ensure_path(path)
+        path = Path(path)
         exclude = tuple(exclude)
         verify_checksums(path, f"entity_normalizer '{self.name}'", exclude)
         cfg = None
@@ -556,38 +563,7 @@ class EntityNormalizer(Pipe):
             if has_kb and has_index:
                 kb = KnowledgeBase.from_disk(path / "kb")
                 index = CandidateIndex.from_disk(path / "index", kb)
-        if cfg is not None:
-            self.cfg.update(cfg)
-            self.rules = resolve_rules(self.cfg["rules"])
-        if kb is not None:
-            self.kb, self.index = kb, index
-        return self
-
-
-def consistent(cands: List[Candidates], keys: List[Tuple[str, str]]) -> List[Candidates]:
-    """Document-level consistency: a mention whose (normal form, label) equals
-    an earlier mention's takes the better-scored result of the two, and among
-    tied candidates an ID that another mention matches exactly and
-    unambiguously wins.
-
-    cands (List[List[Candidate]]): Per mention of a document, its candidates.
-    keys (List[Tuple[str, str]]): Per mention, its normal form and label.
-    RETURNS (List[List[Candidate]]): The candidates, reordered where needed.
-    """
-    out = list(cands)
-    if len(set(keys)) < len(keys):  # some text repeats
-        best_by_key: Dict[Tuple[str, str], Candidates] = {}
-        for c, key in zip(cands, keys):
-            if c and (key not in best_by_key or c[0][1] > best_by_key[key][0][1]):
-                best_by_key[key] = c
-        out = [best_by_key.get(key, c) for c, key in zip(cands, keys)]
-    # Exact and unambiguous: not the arbitrary first of a tie.
-    certain = {x[0][0] for x in cands if x and x[0][1] >= 1.0 and (len(x) == 1 or x[1][1] < 1.0)}
-    for i, c in enumerate(out):
-        if len(c) > 1 and c[0][1] == c[1][1]:
-            tied = [x for x in c if x[1] == c[0][1]]
-            out[i] = sorted(tied, key=lambda x: x[0] not in certain) + list(c[len(tied) :])
-    return out
+        return self._loaded(cfg, kb, index)
 
 
 def create_kb_loader(

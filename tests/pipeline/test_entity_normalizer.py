@@ -263,19 +263,6 @@ def test_doc_consistency_prefers_id_linked_exactly(tmp_path):
     assert got == [("Hg", "E1"), ("Mercury", "E1")]
 
 
-def test_doc_consistency_repeated_text_takes_better_result():
-    from spacy_crf_ner.kb import Candidate
-    from spacy_crf_ner.pipeline.entity_normalizer import consistent
-
-    weak = [Candidate("A", 0.7, "a")]
-    strong = [Candidate("B", 0.9, "b")]
-    other = [Candidate("C", 1.0, "c")]
-    keys = [("x", "L"), ("y", "L"), ("x", "L"), ("x", "M")]
-    # Same text and label: the better result; another label is not merged.
-    assert consistent([weak, other, strong, weak], keys) == [strong, other, strong, weak]
-    assert consistent([weak, other], [("x", "L"), ("y", "L")]) == [weak, other]
-
-
 def test_pipe_with_two_processes(kb_path):
     """nlp.pipe(n_process=2) links as one process does; the candidates travel
     back with the docs."""
