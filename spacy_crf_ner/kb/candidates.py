@@ -5,7 +5,8 @@ rule-based score, one function of the features (:func:`rule_scores`).
 A scorer that learns from annotated data reads the same features
 (:attr:`CandidateBatch.features`, columns named by :data:`FEATURES`).
 """
-from typing import Any, Dict, List, NamedTuple, Sequence
+from itertools import islice
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
 
@@ -23,6 +24,8 @@ FEATURES = (
     "typo",
     # The (alias, entity) pair's count in the KB plus the training data: a prior.
     "prior_count",
+    # Number agreement, filled in rows whose best candidate is no exact match
+    # (where the rule-based score reads it); 0 elsewhere.
     # Both have numbers and they share none ("type 1" vs "type 2").
     "numbers_differ",
     # The mention has numbers, the alias none.
@@ -38,6 +41,10 @@ MAX_FUZZY = 0.999
 # Columns of CandidateBatch.data before the features.
 ENTITY, PAIR, KEY, SCORE = range(4)
 N_COLUMNS = 4 + len(FEATURES)
+
+
+# A mention's candidates as plain (id, score, alias) tuples, best first.
+PlainCandidates = Tuple[Tuple[str, float, str], ...]
 
 
 class Candidate(NamedTuple):
@@ -84,13 +91,23 @@ class CandidateBatch:
     keys (List[str]): The normal form of each mention.
     ids (numpy.ndarray): The KB's entity IDs by row (object array).
     aliases (numpy.ndarray): The KB's alias texts by pair row (object array).
+    rows (Optional[List[Tuple[Tuple[str, float, str], ...]]]): The rows as
+        plain tuples, if known (the index's result cache keeps them).
     """
 
-    def __init__(self, data: numpy.ndarray, keys: List[str], ids: numpy.ndarray, aliases: numpy.ndarray) -> None:
+    def __init__(
+        self,
+        data: numpy.ndarray,
+        keys: List[str],
+        ids: numpy.ndarray,
+        aliases: numpy.ndarray,
+        rows: Optional[List[PlainCandidates]] = None,
+    ) -> None:
         self.data = data
         self.keys = keys
         self._ids = ids
         self._aliases = aliases
+        self._rows = rows
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -115,22 +132,16 @@ class CandidateBatch:
         """RETURNS (numpy.ndarray): (n, k, len(FEATURES)) string evidence, columns as FEATURES."""
         return self.data[:, :, 4:]
 
+    def rows(self) -> List[PlainCandidates]:
+        """RETURNS (List[Tuple[Tuple[str, float, str], ...]]): Per mention, its
+        candidates best first as plain (id, score, alias) tuples."""
+        if self._rows is None:
+            self._rows = plain_rows(self.data, self._ids, self._aliases)
+        return self._rows
+
     def to_lists(self) -> List[List[Candidate]]:
         """RETURNS (List[List[Candidate]]): Per mention, (id, score, alias) best first."""
-        ents = self.data[:, :, ENTITY].astype(numpy.int64)
-        valid = ents >= 0
-        # One bulk lookup per column: a batch has thousands of candidates.
-        flat = iter(
-            list(
-                map(
-                    Candidate,
-                    self._ids[ents[valid]].tolist(),
-                    self.data[:, :, SCORE][valid].tolist(),
-                    self._aliases[self.data[:, :, PAIR][valid].astype(numpy.int64)].tolist(),
-                )
-            )
-        )
-        return [[next(flat) for _ in range(c)] for c in valid.sum(axis=1).tolist()]
+        return [[Candidate(*c) for c in row] for row in self.rows()]
 
     def candidates(self, i: int) -> List[Candidate]:
         """i (int): A mention's row.
@@ -154,6 +165,29 @@ class CandidateBatch:
         ]
 
 
+def plain_rows(data: numpy.ndarray, ids: numpy.ndarray, aliases: numpy.ndarray) -> List[PlainCandidates]:
+    """Rows of candidate data as plain (id, score, alias) tuples.
+
+    data (numpy.ndarray): (n, k, N_COLUMNS) rows, as CandidateBatch.data.
+    ids (numpy.ndarray): The KB's entity IDs by row (object array).
+    aliases (numpy.ndarray): The KB's alias texts by pair row (object array).
+    RETURNS (List[Tuple[Tuple[str, float, str], ...]]): Per row, its candidates.
+    """
+    ents = data[:, :, ENTITY].astype(numpy.int64)
+    valid = ents >= 0
+    # One bulk lookup per column: a batch has thousands of candidates.
+    flat = iter(
+        list(
+            zip(
+                ids[ents[valid]].tolist(),
+                data[:, :, SCORE][valid].tolist(),
+                aliases[data[:, :, PAIR][valid].astype(numpy.int64)].tolist(),
+            )
+        )
+    )
+    return [tuple(islice(flat, c)) for c in valid.sum(axis=1).tolist()]
+
+
 def empty_rows(n: int, k: int) -> numpy.ndarray:
     """RETURNS (numpy.ndarray): (n, k, N_COLUMNS) rows with no candidate."""
     data = numpy.zeros((n, k, N_COLUMNS), dtype=numpy.float64)
@@ -173,4 +207,5 @@ def concat(batches: Sequence[CandidateBatch]) -> CandidateBatch:
         [key for b in batches for key in b.keys],
         first._ids,
         first._aliases,
+        [row for b in batches for row in b.rows()],
     )

@@ -25,7 +25,7 @@ import srsly
 from . import _kernels
 from .candidates import (
     COSINE, EXACT, IDENTIFIER_MISSING, MAX_FUZZY, N_COLUMNS, NUMBERS_DIFFER, NUMBERS_MISSING, PRIOR_COUNT, TYPO,
-    WORD_ORDER, Candidate, CandidateBatch, empty_rows, rule_scores,
+    WORD_ORDER, Candidate, CandidateBatch, PlainCandidates, empty_rows, plain_rows, rule_scores,
 )
 from .knowledge_base import KnowledgeBase, read_msgpack_dict, read_npy
 from .normalize import LEGACY_SINGULAR_WORDS, NormalizationConfig, Normalizer, invert_name, numbers, sorted_key
@@ -212,7 +212,8 @@ class CandidateIndex:
     @config.setter
     def config(self, value: IndexConfig) -> None:
         self._config = value
-        self._cache: Dict[Tuple[str, int, int], numpy.ndarray] = {}
+        # (normal form, type bits, k) -> the row as an array and as plain tuples.
+        self._cache: Dict[Tuple[str, int, int], Tuple[numpy.ndarray, PlainCandidates]] = {}
         self.by_word_order = {}
         if value.word_order:
             for i, key in enumerate(self.keys):
@@ -351,25 +352,42 @@ class CandidateIndex:
         keys = [norm(t) for t in texts]
         types: Sequence[Optional[Set[str]]] = allowed_types if allowed_types is not None else [None] * len(keys)
         bits = [self.allowed_bits(a) for a in types]
-        data = empty_rows(len(keys), k)
         cache, cache_size = self._cache, self.config.cache_size
-        todo: Dict[Tuple[str, int], List[int]] = {}
+        # Each distinct (key, type filter) is looked up or searched once; the
+        # last row of the table is the empty row of an empty key.
+        unique: Dict[Tuple[str, int], int] = {}
+        first: List[int] = []  # a mention of each
+        inverse: List[int] = []
         for i, (key, b) in enumerate(zip(keys, bits)):
-            row = cache.get((key, b, k)) if cache_size else None
-            if row is not None:
-                data[i] = row
-            elif key:
-                todo.setdefault((key, b), []).append(i)
+            j = unique.setdefault((key, b), len(first)) if key else -1
+            if j == len(first):
+                first.append(i)
+            inverse.append(j)
+        table = empty_rows(len(first) + 1, k)
+        plain: List[PlainCandidates] = [()] * (len(first) + 1)
+        pairs = list(unique)
+        todo: List[int] = []
+        for j, pair in enumerate(pairs):
+            hit = cache.get((*pair, k)) if cache_size else None
+            if hit is None:
+                todo.append(j)
+            else:
+                table[j], plain[j] = hit
         if todo:
-            firsts = [rows[0] for rows in todo.values()]
-            computed = self._search([keys[i] for i in firsts], k, [bits[i] for i in firsts], [types[i] for i in firsts])
-            if cache_size and len(cache) + len(todo) > cache_size:
-                cache.clear()
-            for (key, b), rows, row in zip(todo, todo.values(), computed):
-                data[rows] = row
-                if len(cache) < cache_size:
-                    cache[(key, b, k)] = row.copy()
-        return CandidateBatch(data, keys, self._ids, self._aliases)
+            computed = self._search(
+                [pairs[j][0] for j in todo], k, [pairs[j][1] for j in todo], [types[first[j]] for j in todo]
+            )
+            table[todo] = computed
+            computed_plain = plain_rows(computed, self._ids, self._aliases)
+            for j, row in zip(todo, computed_plain):
+                plain[j] = row
+            if cache_size:
+                if len(cache) + len(todo) > cache_size:
+                    cache.clear()
+                for j, row in zip(todo[: cache_size - len(cache)], computed):
+                    cache[(*pairs[j], k)] = (row.copy(), plain[j])
+        data = table[inverse]
+        return CandidateBatch(data, keys, self._ids, self._aliases, [plain[j] for j in inverse])
 
     def _search(
         self, keys: Sequence[str], k: int, bits: Sequence[int], types: Sequence[Optional[Set[str]]]
@@ -377,9 +395,6 @@ class CandidateIndex:
         """Rows of :meth:`search` for distinct non-empty keys, (n, k, N_COLUMNS)."""
         cfg = self.config
         n = len(keys)
-        forced_key = numpy.full(n, -1, dtype=numpy.int64)
-        forced_score = numpy.zeros(n, dtype=numpy.float32)
-        forced_exact = numpy.zeros(n, dtype=numpy.bool_)
         budget = numpy.full(n, int(cfg.posting_budget), dtype=numpy.int64)
         # Postings of the two rarest n-grams are read even past the budget: a
         # query needs some recall. Not behind a match (below): there the
@@ -387,19 +402,28 @@ class CandidateIndex:
         min_grams = numpy.full(n, 2, dtype=numpy.int64)
         n_rescore = max(int(cfg.n_rescore), int(cfg.n_keys))
         rescore = numpy.full(n, n_rescore, dtype=numpy.int64)
-        fuzzy = numpy.zeros(n, dtype=numpy.bool_)
-        for i, key in enumerate(keys):
-            hit = self.exact.get(key)
-            if hit is not None:
-                forced_key[i], forced_score[i], forced_exact[i] = hit, 1.0, True
-            elif cfg.word_order and " " in key:
-                hit = self.by_word_order.get(sorted_key(key))
-                if hit is not None:
-                    forced_key[i], forced_score[i] = hit, cfg.word_order_score
-            fuzzy[i] = cfg.fuzzy and (cfg.fuzzy_when_exact or hit is None)
+        forced: List[int] = []
+        forced_scores: List[float] = []
+        fuzzy_list: List[bool] = []
+        exact, by_word_order = self.exact, self.by_word_order
+        for key in keys:
+            hit = exact.get(key)
+            score = 1.0
+            if hit is None and cfg.word_order and " " in key:
+                hit = by_word_order.get(sorted_key(key))
+                score = cfg.word_order_score
+            forced.append(-1 if hit is None else hit)
+            forced_scores.append(0.0 if hit is None else score)
+            fuzzy_list.append(cfg.fuzzy and (cfg.fuzzy_when_exact or hit is None))
+        forced_key = numpy.asarray(forced, dtype=numpy.int64)
+        forced_score = numpy.asarray(forced_scores, dtype=numpy.float32)
+        forced_exact = numpy.asarray([key in exact for key in keys], dtype=numpy.bool_)
+        fuzzy = numpy.asarray(fuzzy_list, dtype=numpy.bool_)
         typo_keys = numpy.full((n, 8), -1, dtype=numpy.int32)
         if self._typo is not None:
-            typo_keys = self._typo.neighbours([key if f and forced_key[i] < 0 else "" for i, (key, f) in enumerate(zip(keys, fuzzy))])
+            typo_keys = self._typo.neighbours(
+                [key if f and hit < 0 else "" for key, f, hit in zip(keys, fuzzy_list, forced)]
+            )
         # Behind an exact match, or a typo neighbour (one edit away is as good
         # as a fuzzy match gets), the n-gram search only fills the list: a
         # tenth of the budget, strictly, only the keys expanded rescored.
@@ -423,7 +447,8 @@ class CandidateIndex:
         allowed = numpy.asarray(bits, dtype=numpy.uint64)
 
         def rank(rows: numpy.ndarray, table: numpy.ndarray) -> _kernels.Ranked:
-            vectors = self.tfidf.transform([keys[i] if f and not t else "" for i, f, t in zip(rows.tolist(), fuzzy[rows], table)])
+            search = (fuzzy[rows] & ~table).tolist()
+            vectors = self.tfidf.transform([keys[i] if f else "" for i, f in zip(rows.tolist(), search)])
             q = _kernels.Queries(
                 *vectors, budget[rows], min_grams[rows], rescore[rows], forced_key[rows], forced_score[rows],
                 allowed[rows], q_k[rows], typo_keys[rows], table,
@@ -462,7 +487,9 @@ class CandidateIndex:
         f[..., COSINE] = numpy.where(forced, 1.0, cosine)
         f[..., TYPO] = valid & (c_key[:, :, None] == typo_keys[:, None, :]).any(axis=2)
         f[..., PRIOR_COUNT] = numpy.where(valid, self.key_table.pair_counts[c_pair], 0)
-        for i in numpy.flatnonzero(has_numbers).tolist():
+        # Filled where the rule-based score reads them: rows with numbers
+        # whose best candidate is no exact match.
+        for i in numpy.flatnonzero(has_numbers & (cosine[:, 0] < 1.0)).tolist():
             self._number_features(numbers(keys[i]), c_key[i], f[i])
         scores = rule_scores(f, cfg.word_order_score, cfg.number_penalty)
         # Ties keep the kernel's order (prior count, then entity row).

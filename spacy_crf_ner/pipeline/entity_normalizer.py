@@ -70,8 +70,8 @@ preset = null
 """
 DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)["entity_normalizer"]
 
-# A mention's candidates, best first.
-Candidates = List[Candidate]
+# A mention's candidates, best first, as (id, score, alias) tuples.
+Candidates = Tuple[Tuple[str, float, str], ...]
 
 
 def _get_kb_candidates(span: Span) -> List[Tuple[str, float, str]]:
@@ -280,6 +280,7 @@ class EntityNormalizer(Pipe):
         allowed: List[Optional[Set[str]]] = []
         labels: List[str] = []
         n_ents: List[int] = []
+        type_map: Dict[str, Optional[Set[str]]] = {}
         for doc in docs:
             # Span.text builds Token objects: slice the doc's text instead.
             text = doc.text
@@ -292,12 +293,15 @@ class EntityNormalizer(Pipe):
             for ent in ents:
                 mention = text[ent.start_char : ent.end_char]
                 mentions.append(expand(mention, long_forms, subtypes) if long_forms else mention)
-                labels.append(ent.label_)
-                types = cfg["type_map"].get(ent.label_)
-                allowed.append(set(types) if types is not None else None)
+                label = ent.label_
+                labels.append(label)
+                if label not in type_map:
+                    types = cfg["type_map"].get(label)
+                    type_map[label] = set(types) if types is not None else None
+                allowed.append(type_map[label])
             n_ents.append(len(ents))
         batch = index.search(mentions, cfg["top_k"], allowed)
-        results = batch.to_lists()
+        results = batch.rows()
         if cfg["composites"]:
             self._link_composites(index, mentions, allowed, results)
         out: List[List[Candidates]] = []
@@ -326,7 +330,7 @@ class EntityNormalizer(Pipe):
         splitter = CompositeSplitter(self.rules)
         jobs: List[Tuple[int, List[List[str]]]] = []
         for i, mention in enumerate(mentions):
-            if results[i] and results[i][0].score >= 1.0:
+            if results[i] and results[i][0][1] >= 1.0:
                 continue
             readings = splitter.readings(mention)
             if readings:
@@ -335,24 +339,24 @@ class EntityNormalizer(Pipe):
             return
         parts = [part for _, readings in jobs for reading in readings for part in reading]
         parts_allowed = [allowed[i] for i, readings in jobs for reading in readings for _ in reading]
-        linked = index.search(parts, k, parts_allowed).to_lists()
+        linked = index.search(parts, k, parts_allowed).rows()
         pos = 0
         for i, readings in jobs:
-            best: Optional[Tuple[float, List[Candidate]]] = None
+            best: Optional[Tuple[float, List[Tuple[str, float, str]]]] = None
             for reading in readings:
                 tops = [linked[pos + j][0] for j in range(len(reading)) if linked[pos + j]]
                 pos += len(reading)
                 if len(tops) == len(reading):
-                    score = min(t.score for t in tops)
+                    score = min(t[1] for t in tops)
                     if best is None or score > best[0]:
                         best = (score, tops)
-            current = results[i][0].score if results[i] else 0.0
+            current = results[i][0][1] if results[i] else 0.0
             if best is None or best[0] <= current:
                 continue
             score, tops = best
-            composite_id = "|".join(dict.fromkeys(t.id for t in tops))
-            composite = Candidate(composite_id, score, " | ".join(t.alias for t in tops))
-            results[i] = [composite, *[c for c in results[i] if c.id != composite_id]][:k]
+            composite_id = "|".join(dict.fromkeys(t[0] for t in tops))
+            composite = (composite_id, score, " | ".join(t[2] for t in tops))
+            results[i] = (composite, *[c for c in results[i] if c[0] != composite_id])[:k]
 
     def set_annotations(self, docs: Iterable[Doc], candidates: Sequence[Sequence[Candidates]]) -> None:
         """Write ``kb_id`` and the candidate lists into the docs.
@@ -373,7 +377,7 @@ class EntityNormalizer(Pipe):
                 for ent, cands in zip(ents, doc_cands):
                     store[f"{ent.start_char}:{ent.end_char}"] = cands
                     if overwrite or not ent.kb_id:
-                        kb_id = cands[0].id if cands and cands[0].score >= threshold else ""
+                        kb_id = cands[0][0] if cands and cands[0][1] >= threshold else ""
                         kb_ids[ent.start : ent.end] = doc.vocab.strings.add(kb_id)
                 doc.from_array([ENT_KB_ID], kb_ids)
             doc.user_data[CANDIDATES_KEY] = store

@@ -225,20 +225,16 @@ def test_doc_without_ents_and_pipe(nlp):
 
 
 def test_predict_leaves_docs_alone(nlp):
-    """predict returns the candidates and changes nothing; set_annotations
-    writes them."""
-    from spacy_crf_ner.kb import Candidate
-
+    """predict returns the candidates as (id, score, alias) tuples and
+    changes nothing; set_annotations writes them."""
     normalizer = nlp.get_pipe("entity_normalizer")
     docs = [doc_with_ents(nlp, "IBM and Apple.", [("IBM", "ORG"), ("Apple", "ORG")]), nlp.make_doc("None.")]
     predicted = normalizer.predict(docs)
-    assert [[c[0].id for c in d] for d in predicted] == [["Q1", "Q2"], []]
-    assert all(type(c) is Candidate for d in predicted for cands in d for c in cands)
+    assert [[c[0][0] for c in d] for d in predicted] == [["Q1", "Q2"], []]
+    assert predicted[0][0][0] == ("Q1", 1.0, "IBM")
     assert [e.kb_id_ for e in docs[0].ents] == ["", ""] and not docs[0].user_data
     normalizer.set_annotations(docs, predicted)
-    assert [(e.kb_id_, e._.kb_candidates) for e in docs[0].ents] == [
-        (c[0].id, [tuple(x) for x in c]) for c in predicted[0]
-    ]
+    assert [(e.kb_id_, e._.kb_candidates) for e in docs[0].ents] == [(c[0][0], list(c)) for c in predicted[0]]
 
 
 def test_doc_consistency_prefers_id_linked_exactly(tmp_path):
