@@ -6,7 +6,7 @@ A scorer that learns from annotated data reads the same features
 (:attr:`CandidateBatch.features`, columns named by :data:`FEATURES`).
 """
 from itertools import islice
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy
 
@@ -193,19 +193,3 @@ def empty_rows(n: int, k: int) -> numpy.ndarray:
     data = numpy.zeros((n, k, N_COLUMNS), dtype=numpy.float64)
     data[:, :, ENTITY] = data[:, :, PAIR] = data[:, :, KEY] = -1
     return data
-
-
-def concat(batches: Sequence[CandidateBatch]) -> CandidateBatch:
-    """Batches of the same index and k, one after the other.
-
-    batches (Sequence[CandidateBatch]): At least one batch.
-    RETURNS (CandidateBatch): Their rows.
-    """
-    first = batches[0]
-    return CandidateBatch(
-        numpy.concatenate([b.data for b in batches]),
-        [key for b in batches for key in b.keys],
-        first._ids,
-        first._aliases,
-        [row for b in batches for row in b.rows()],
-    )

@@ -10,9 +10,11 @@ never edited (saved pipelines name it): changed rules get a new name.
 """
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
+
+from .normalize import LEGACY_SINGULAR_WORDS
 
 # What pipelines saved before the rules were settings applied (built in then).
 LEGACY_PRESET = "biomedical"
@@ -139,6 +141,34 @@ def resolve_rules(cfg: Dict[str, Any]) -> NormalizerRules:
         raise ValueError(f"entity_normalizer: rules preset must be a name or null, not {preset!r}.")
     extra = NormalizerRules.from_dict(cfg)
     return load_preset(preset).merge(extra) if preset else extra
+
+
+def legacy_rules(composite_modifiers: Sequence[str]) -> Dict[str, Any]:
+    """The ``rules`` setting that reproduces the rules built in before rules
+    were settings, with these composite modifiers.
+
+    composite_modifiers (Sequence[str]): The modifiers the old settings listed.
+    RETURNS (Dict[str, Any]): The setting.
+    """
+    rules = replace(load_preset(LEGACY_PRESET), composite_modifiers=tuple(composite_modifiers))
+    return {"preset": None, **rules.to_dict()}
+
+
+def upgrade_settings(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """An ``entity_normalizer``'s saved settings, as saved before ``rules`` and
+    ``normalization.singular_words`` existed, turned into the settings that
+    reproduce what those versions did; newer settings are returned as they are.
+
+    cfg (Dict[str, Any]): The saved settings.
+    RETURNS (Dict[str, Any]): The settings.
+    """
+    cfg = dict(cfg)
+    if "rules" not in cfg:
+        cfg["rules"] = legacy_rules(cfg.pop("composite_modifiers", load_preset(LEGACY_PRESET).composite_modifiers))
+    normalization = cfg.get("normalization")
+    if isinstance(normalization, dict) and "singular_words" not in normalization:
+        cfg["normalization"] = {**normalization, "singular_words": list(LEGACY_SINGULAR_WORDS)}
+    return cfg
 
 
 def _from_json(data: Any, where: str) -> NormalizerRules:

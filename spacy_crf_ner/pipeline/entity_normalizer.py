@@ -20,7 +20,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-import numpy
 import srsly
 from spacy import util
 from spacy.attrs import ENT_KB_ID
@@ -33,15 +32,14 @@ from thinc.api import Config
 
 from ..integrity import verify_checksums, write_checksums
 from ..kb.abbreviations import abbreviation_map, expand
-from ..kb.candidates import Candidate
 from ..kb.composites import CompositeSplitter
 from ..kb.consistency import consistent
 from ..kb.ids import canonical_kb_id
 from ..kb.index import CandidateIndex, IndexConfig
 from ..kb.knowledge_base import KnowledgeBase
-from ..kb.normalize import LEGACY_SINGULAR_WORDS, NormalizationConfig
-from ..kb.rules import LEGACY_PRESET, load_preset, resolve_rules
-from ..kb.scoring import CANDIDATES_KEY, score_normalization
+from ..kb.normalize import NormalizationConfig
+from ..kb.rules import legacy_rules, resolve_rules, upgrade_settings
+from ..kb.scoring import CANDIDATES_KEY
 from ..kb.validation import FIX, ModelDataError
 
 logger = logging.getLogger("spacy_crf_ner")
@@ -143,7 +141,7 @@ def make_entity_normalizer(
             "\"biomedical\" with these modifiers). Set rules.preset and rules.composite_modifiers instead.",
             name, name,
         )
-        rules = _legacy_rules(composite_modifiers)
+        rules = legacy_rules(composite_modifiers)
     return EntityNormalizer(
         nlp.vocab,
         name,
@@ -160,24 +158,6 @@ def make_entity_normalizer(
         rules=rules,
         scorer=scorer,
     )
-
-
-def _legacy_rules(composite_modifiers: Sequence[str]) -> Dict[str, Any]:
-    """The rules built in before they were settings, with these modifiers."""
-    rules = replace(load_preset(LEGACY_PRESET), composite_modifiers=tuple(composite_modifiers))
-    return {"preset": None, **rules.to_dict()}
-
-
-def _upgrade_cfg(cfg: Dict[str, Any]) -> Dict[str, Any]:
-    """Settings saved before ``rules`` and ``singular_words`` existed, as the
-    settings that reproduce what those versions did."""
-    cfg = dict(cfg)
-    if "rules" not in cfg:
-        cfg["rules"] = _legacy_rules(cfg.pop("composite_modifiers", load_preset(LEGACY_PRESET).composite_modifiers))
-    normalization = cfg.get("normalization")
-    if isinstance(normalization, dict) and "singular_words" not in normalization:
-        cfg["normalization"] = {**normalization, "singular_words": list(LEGACY_SINGULAR_WORDS)}
-    return cfg
 
 
 class EntityNormalizer(Pipe):
@@ -222,9 +202,13 @@ class EntityNormalizer(Pipe):
             "overwrite": bool(overwrite),
             "rules": {"preset": None, **dict(rules)},
         }
-        self.rules = resolve_rules(self.cfg["rules"])
+        self._set_rules()
         self.kb: Optional[KnowledgeBase] = None
         self.index: Optional[CandidateIndex] = None
+
+    def _set_rules(self) -> None:
+        self.rules = resolve_rules(self.cfg["rules"])
+        self._splitter = CompositeSplitter(self.rules)
 
     # Applying
 
@@ -327,7 +311,7 @@ class EntityNormalizer(Pipe):
         a reading whose parts all link, with a better lowest score than the
         mention's own best candidate, replaces it."""
         k = self.cfg["top_k"]
-        splitter = CompositeSplitter(self.rules)
+        splitter = self._splitter
         jobs: List[Tuple[int, List[List[str]]]] = []
         for i, mention in enumerate(mentions):
             if results[i] and results[i][0][1] >= 1.0:
@@ -488,7 +472,7 @@ class EntityNormalizer(Pipe):
         """Take what was read, once all of it was read and checked."""
         if cfg is not None:
             self.cfg.update(cfg)
-            self.rules = resolve_rules(self.cfg["rules"])
+            self._set_rules()
         if kb is not None:
             self.kb, self.index = kb, index
         return self
@@ -497,7 +481,7 @@ class EntityNormalizer(Pipe):
         """Settings read from a saved cfg, checked as the factory checks them."""
         if not isinstance(cfg, dict):
             raise ModelDataError(f"entity_normalizer '{self.name}': {where} is not a mapping of settings. {FIX}")
-        cfg = _upgrade_cfg(cfg)
+        cfg = upgrade_settings(cfg)
         cfg.pop(_SAVED_KB, None)
         unknown = sorted(set(cfg) - set(self.cfg))
         if unknown:
