@@ -7,9 +7,13 @@ one entity and is not split; which words and patterns qualify is domain data
 (:class:`~spacy_crf_ner.kb.rules.NormalizerRules`).
 """
 import re
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, MutableSequence, Optional, Sequence, Set, Tuple
 
+from .candidates import PlainCandidates
 from .rules import NormalizerRules
+
+if TYPE_CHECKING:
+    from .index import CandidateIndex
 
 # A comma alone is no coordination: "Arthritis, Rheumatoid" is an inverted
 # name, which the index matches as it is.
@@ -64,3 +68,53 @@ class CompositeSplitter:
             head = " ".join(last[-n_head:])
             readings.append([f"{p} {head}" for p in parts[:-1]] + [parts[-1]])
         return readings
+
+    def link(
+        self,
+        index: "CandidateIndex",
+        mentions: Sequence[str],
+        allowed: Sequence[Optional[Set[str]]],
+        results: MutableSequence[PlainCandidates],
+        k: int,
+    ) -> None:
+        """Link the parts of coordinated mentions without an exact match: a
+        reading whose parts all link, with a better lowest score than the
+        mention's own best candidate, replaces it by a composite candidate
+        ("D2|D3", the lowest score, "breast cancer | ovarian cancer").
+
+        index (CandidateIndex): The index.
+        mentions (Sequence[str]): The mention texts.
+        allowed (Sequence[Optional[Set[str]]]): Per mention, its type filter.
+        results (MutableSequence[Tuple[Tuple[str, float, str], ...]]): Per
+            mention, its candidates; changed in place.
+        k (int): Candidates kept per mention.
+        """
+        jobs: List[Tuple[int, List[List[str]]]] = []
+        for i, mention in enumerate(mentions):
+            if results[i] and results[i][0][1] >= 1.0:
+                continue
+            readings = self.readings(mention)
+            if readings:
+                jobs.append((i, readings))
+        if not jobs:
+            return
+        parts = [part for _, readings in jobs for reading in readings for part in reading]
+        parts_allowed = [allowed[i] for i, readings in jobs for reading in readings for _ in reading]
+        linked = index.search(parts, k, parts_allowed).rows()
+        pos = 0
+        for i, readings in jobs:
+            best: Optional[Tuple[float, List[Tuple[str, float, str]]]] = None
+            for reading in readings:
+                tops = [linked[pos + j][0] for j in range(len(reading)) if linked[pos + j]]
+                pos += len(reading)
+                if len(tops) == len(reading):
+                    score = min(t[1] for t in tops)
+                    if best is None or score > best[0]:
+                        best = (score, tops)
+            current = results[i][0][1] if results[i] else 0.0
+            if best is None or best[0] <= current:
+                continue
+            score, tops = best
+            composite_id = "|".join(dict.fromkeys(t[0] for t in tops))
+            composite = (composite_id, score, " | ".join(t[2] for t in tops))
+            results[i] = (composite, *[c for c in results[i] if c[0] != composite_id])[:k]

@@ -287,7 +287,7 @@ class EntityNormalizer(Pipe):
         batch = index.search(mentions, cfg["top_k"], allowed)
         results = batch.rows()
         if cfg["composites"]:
-            self._link_composites(index, mentions, allowed, results)
+            self._splitter.link(index, mentions, allowed, results, cfg["top_k"])
         out: List[List[Candidates]] = []
         start = 0
         for n in n_ents:
@@ -299,48 +299,6 @@ class EntityNormalizer(Pipe):
             out.append(doc_results)
             start += n
         return out
-
-    def _link_composites(
-        self,
-        index: CandidateIndex,
-        mentions: List[str],
-        allowed: List[Optional[Set[str]]],
-        results: List[Candidates],
-    ) -> None:
-        """Split coordinations without an exact match and link their parts;
-        a reading whose parts all link, with a better lowest score than the
-        mention's own best candidate, replaces it."""
-        k = self.cfg["top_k"]
-        splitter = self._splitter
-        jobs: List[Tuple[int, List[List[str]]]] = []
-        for i, mention in enumerate(mentions):
-            if results[i] and results[i][0][1] >= 1.0:
-                continue
-            readings = splitter.readings(mention)
-            if readings:
-                jobs.append((i, readings))
-        if not jobs:
-            return
-        parts = [part for _, readings in jobs for reading in readings for part in reading]
-        parts_allowed = [allowed[i] for i, readings in jobs for reading in readings for _ in reading]
-        linked = index.search(parts, k, parts_allowed).rows()
-        pos = 0
-        for i, readings in jobs:
-            best: Optional[Tuple[float, List[Tuple[str, float, str]]]] = None
-            for reading in readings:
-                tops = [linked[pos + j][0] for j in range(len(reading)) if linked[pos + j]]
-                pos += len(reading)
-                if len(tops) == len(reading):
-                    score = min(t[1] for t in tops)
-                    if best is None or score > best[0]:
-                        best = (score, tops)
-            current = results[i][0][1] if results[i] else 0.0
-            if best is None or best[0] <= current:
-                continue
-            score, tops = best
-            composite_id = "|".join(dict.fromkeys(t[0] for t in tops))
-            composite = (composite_id, score, " | ".join(t[2] for t in tops))
-            results[i] = (composite, *[c for c in results[i] if c[0] != composite_id])[:k]
 
     def set_annotations(self, docs: Iterable[Doc], candidates: Sequence[Sequence[Candidates]]) -> None:
         """Write ``kb_id`` and the candidate lists into the docs.

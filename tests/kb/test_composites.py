@@ -45,3 +45,20 @@ def test_readings():
     # Without the domain's words only the suspended hyphen is a modifier.
     assert NEUTRAL.readings("familial or sporadic retinoblastoma") is not None
     assert NEUTRAL.readings("RCC- and VHL-associated tumors") is None
+
+
+def test_link_makes_composite_candidates():
+    from spacy_crf_ner.kb import CandidateIndex, KnowledgeBase
+
+    kb = KnowledgeBase()
+    kb.add_entity("D2", "Breast Neoplasms", ["breast cancer"])
+    kb.add_entity("D3", "Ovarian Neoplasms", ["ovarian cancer"])
+    kb.add_entity("R1", "Retinoblastoma", ["sporadic retinoblastoma", "familial retinoblastoma"])
+    index = CandidateIndex.build(kb)
+    mentions = ["breast and ovarian cancer", "familial or sporadic retinoblastoma", "breast cancer"]
+    results = index.search(mentions, 3).rows()
+    exact = results[2]
+    BIOMEDICAL.link(index, mentions, [None] * 3, results, 3)
+    assert results[0][0] == ("D2|D3", 1.0, "breast cancer | ovarian cancer")
+    assert results[1][0][0] == "R1" and "|" not in results[1][0][0]
+    assert results[2] is exact  # an exact match is left alone
