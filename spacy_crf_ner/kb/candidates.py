@@ -6,7 +6,7 @@ A scorer that learns from annotated data reads the same features
 (:attr:`CandidateBatch.features`, columns named by :data:`FEATURES`).
 """
 from itertools import islice
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy
 
@@ -86,8 +86,9 @@ class CandidateBatch:
     """The candidates of a batch of mentions, best first: row i holds mention
     i's, -1 padded where it has fewer than k.
 
-    data (numpy.ndarray): (n, k, 4 + len(FEATURES)) float64: entity row, pair
-        row, key row, score, then the features.
+    data (Union[numpy.ndarray, Callable[[], numpy.ndarray]]): (n, k, 4 +
+        len(FEATURES)) float64: entity row, pair row, key row, score, then the
+        features; or a function that assembles them when first asked for.
     keys (List[str]): The normal form of each mention.
     ids (numpy.ndarray): The KB's entity IDs by row (object array).
     aliases (numpy.ndarray): The KB's alias texts by pair row (object array).
@@ -97,17 +98,24 @@ class CandidateBatch:
 
     def __init__(
         self,
-        data: numpy.ndarray,
+        data: Union[numpy.ndarray, Callable[[], numpy.ndarray]],
         keys: List[str],
         ids: numpy.ndarray,
         aliases: numpy.ndarray,
         rows: Optional[List[PlainCandidates]] = None,
     ) -> None:
-        self.data = data
+        self._data = data
         self.keys = keys
         self._ids = ids
         self._aliases = aliases
         self._rows = rows
+
+    @property
+    def data(self) -> numpy.ndarray:
+        """RETURNS (numpy.ndarray): (n, k, 4 + len(FEATURES)) candidate data, float64."""
+        if not isinstance(self._data, numpy.ndarray):
+            self._data = self._data()
+        return self._data
 
     def __len__(self) -> int:
         return len(self.keys)

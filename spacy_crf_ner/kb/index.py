@@ -269,7 +269,7 @@ class CandidateIndex:
             if j == len(first):
                 first.append(i)
             inverse.append(j)
-        table = empty_rows(len(first) + 1, k)
+        arrays: List[numpy.ndarray] = [empty_rows(1, k)[0]] * (len(first) + 1)
         plain: List[PlainCandidates] = [()] * (len(first) + 1)
         pairs = list(unique)
         todo: List[int] = []
@@ -278,21 +278,23 @@ class CandidateIndex:
             if hit is None:
                 todo.append(j)
             else:
-                table[j], plain[j] = hit
+                arrays[j], plain[j] = hit
         if todo:
             computed = self._search(
                 [pairs[j][0] for j in todo], k, [pairs[j][1] for j in todo], [types[first[j]] for j in todo]
             )
-            table[todo] = computed
-            computed_plain = plain_rows(computed, self._ids, self._aliases)
-            for j, row in zip(todo, computed_plain):
-                plain[j] = row
+            for j, row, plain_row in zip(todo, computed, plain_rows(computed, self._ids, self._aliases)):
+                arrays[j], plain[j] = row, plain_row
             if cache_size:
                 if len(cache) + len(todo) > cache_size:
                     cache.clear()
-                for j, row in zip(todo[: cache_size - len(cache)], computed):
-                    cache[(*pairs[j], k)] = (row.copy(), plain[j])
-        data = table[inverse]
+                for j in todo[: cache_size - len(cache)]:
+                    cache[(*pairs[j], k)] = (arrays[j], plain[j])
+
+        def data() -> numpy.ndarray:
+            # Assembled when asked for: the component reads the plain rows only.
+            return numpy.stack(arrays)[inverse]
+
         return CandidateBatch(data, keys, self._ids, self._aliases, [plain[j] for j in inverse])
 
     def _search(
