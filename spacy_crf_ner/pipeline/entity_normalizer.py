@@ -255,7 +255,9 @@ class EntityNormalizer(Pipe):
         """Candidates for every entity of every document; does not modify the docs.
 
         docs (Iterable[Doc]): The documents.
-        RETURNS (List[List[List[Candidate]]]): Per doc, per entity, the candidates best first.
+        RETURNS (List[List[Tuple[Tuple[str, float, str], ...]]]): Per doc, per
+            entity, its candidates best first as (id, score, alias) tuples:
+            plain tuples, which linked docs keep (docs/design/normalizer.md).
         """
         index = self._require_index()
         cfg = self.cfg
@@ -304,7 +306,8 @@ class EntityNormalizer(Pipe):
         """Write ``kb_id`` and the candidate lists into the docs.
 
         docs (Iterable[Doc]): The documents.
-        candidates (Sequence[Sequence[List[Candidate]]]): As returned by :meth:`predict`.
+        candidates (Sequence[Sequence[Tuple[Tuple[str, float, str], ...]]]): As
+            returned by :meth:`predict`.
         """
         threshold = self.cfg["threshold"]
         overwrite = self.cfg["overwrite"]
