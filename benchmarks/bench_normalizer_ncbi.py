@@ -2,7 +2,7 @@
 
 KB: MeSH disease descriptors (trees C and F) plus the mentions of the train
 split as aliases of their gold IDs. Compares, on the same KB and the same
-scoring (:func:`spacy_crf_ner.kb.scoring.ids_match`):
+scoring (:func:`spacy_crf_ner.kb.ids.ids_match`):
 
 * exact: lower-cased, whitespace-collapsed dictionary lookup;
 * tfidf: scispaCy-style char-3-gram TF-IDF nearest neighbour (lower-casing only);
@@ -25,7 +25,7 @@ from spacy.training import Example
 
 from spacy_crf_ner.corpora import read_pubtator_docs
 from spacy_crf_ner.kb import CandidateIndex, IndexConfig, KnowledgeBase, NormalizationConfig
-from spacy_crf_ner.kb.scoring import canonical_kb_id, ids_match, ids_match_strict, parse_kb_id
+from spacy_crf_ner.kb.ids import canonical_kb_id, ids_match, ids_match_strict, parse_kb_id
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -96,7 +96,7 @@ def tfidf_baseline(kb: KnowledgeBase, texts: Sequence[str], k: int) -> List[List
         inverted_names=False, word_order=False, posting_budget=2**62, fuzzy_when_exact=True, number_penalty=0.0
     )
     index = CandidateIndex.build(kb, plain, cfg)
-    return [[c.id for c in cands] for cands in index.candidates_batch(texts, k)]
+    return [[c.id for c in cands] for cands in index.search(texts, k).to_lists()]
 
 
 def ours(
@@ -165,6 +165,7 @@ def rerank_ceiling(
 DEFAULT_SETTINGS = {
     "threshold": 0.0,
     "normalization": {"replacements": NCBI_REPLACEMENTS},
+    "rules": {"preset": "biomedical"},
 }
 
 
@@ -177,6 +178,8 @@ ABLATIONS: Dict[str, Dict] = {
     "no_inverted_names_word_order": {"index": {"inverted_names": False, "word_order": False}},
     "no_numbers": {"index": {"number_penalty": 0.0}, "normalization": {"replacements": NCBI_REPLACEMENTS, "roman_numerals": False}},
     "no_train_aliases": {"harvest_aliases": False},
+    # The domain-neutral default rules instead of the biomedical preset.
+    "no_preset": {"rules": {"preset": None}},
 }
 
 

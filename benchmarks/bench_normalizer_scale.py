@@ -156,7 +156,7 @@ def phase_build(work: Path, n_ids: int, n_aliases: int) -> Dict:
         "n_ids": len(kb),
         "n_aliases": kb.n_aliases,
         "normalized_keys": len(norm.index.keys),
-        "ngrams": len(norm.index.vocab),
+        "ngrams": len(norm.index.tfidf.vocab),
         "generate_s": round(gen_s, 1),
         "read_kb_s": round(read_s, 1),
         "build_index_s": round(index_s, 1),
@@ -212,7 +212,7 @@ def phase_link(
     mentions = [tuple(m) for m in json.loads((work / "mentions.json").read_text())]
     texts = [m[0] for m in mentions]
     index.config = uncached
-    index.candidates_batch(texts[:200], 5)  # compile
+    index.search(texts[:200], 5)  # compile
     out: Dict = {
         "load_s": round(load_s, 1),
         "rss_after_load_mb": round(rss_loaded, 0),
@@ -227,7 +227,7 @@ def phase_link(
         rates = []
         for _ in range(rounds):
             index.config = config  # assigning empties the result cache
-            index.normalizer._cache.clear()
+            index.normalizer.clear_cache()
             c0 = time.process_time()
             run()
             rates.append(round(n / (time.process_time() - c0)))
@@ -236,7 +236,7 @@ def phase_link(
 
     # Raw candidate generation, in batches of 1,000 mentions.
     def raw(selection: List[str]):
-        return lambda: [index.candidates_batch(selection[i : i + 1000], 5) for i in range(0, len(selection), 1000)]
+        return lambda: [index.search(selection[i : i + 1000], 5).to_lists() for i in range(0, len(selection), 1000)]
 
     rate("raw_mentions_per_cpu_s", raw(texts), len(texts), uncached)
     results = [c for batch in raw(texts)() for c in batch]
@@ -253,7 +253,9 @@ def phase_link(
     rng = random.Random(3)
     typo2 = [(typo(rng, m[0]) if len(m[0]) > 5 else m[0], m[1]) for m in mentions if m[2] == "typo"][:10_000]
     index.config = uncached
-    results2 = [c for i in range(0, len(typo2), 1000) for c in index.candidates_batch([t for t, _ in typo2[i : i + 1000]], 5)]
+    results2 = [
+        c for i in range(0, len(typo2), 1000) for c in index.search([t for t, _ in typo2[i : i + 1000]], 5).to_lists()
+    ]
     out["acc@1_two_typos"] = round(sum(bool(r) and r[0].id == g for r, (_, g) in zip(results2, typo2)) / len(typo2), 4)
     out["recall@5_two_typos"] = round(sum(any(c.id == g for c in r) for r, (_, g) in zip(results2, typo2)) / len(typo2), 4)
     # Through the component: docs of 20 mentions each, entities set by hand.

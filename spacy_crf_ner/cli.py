@@ -101,7 +101,7 @@ def build_kb_cli(
 ) -> None:
     """Read a KB file (errors name file and line) and save it as a directory
     that the config's kb_loader (spacy-crf-ner.load_kb.v1, path = OUTPUT_DIR) loads."""
-    from .kb.candidates import CandidateIndex
+    from .kb.index import CandidateIndex
     from .kb.knowledge_base import KnowledgeBase
 
     cols = json.loads(columns) if columns else None
@@ -118,7 +118,7 @@ def build_kb_cli(
         index = CandidateIndex.build(kb, progress=True)
         msg.info(
             f"Candidate index (default settings): {len(index.keys):,} normalized keys, "
-            f"{len(index.vocab):,} n-grams, built in {time.perf_counter() - start:.1f}s"
+            f"{len(index.tfidf.vocab):,} n-grams, built in {time.perf_counter() - start:.1f}s"
         )
 
 

@@ -285,5 +285,59 @@ def corruption_worker(job_file: str) -> None:
     log.close()
 
 
+def random_kb(n: int, seed: int = 0, letters: str = "abcdefghij") -> Any:
+    """A KnowledgeBase of n entities with random names of one to three words."""
+    from spacy_crf_ner.kb import KnowledgeBase
+
+    rng = random.Random(seed)
+    kb = KnowledgeBase()
+    for i in range(n):
+        words = ["".join(rng.choice(letters) for _ in range(rng.randint(4, 8))) for _ in range(rng.randint(1, 3))]
+        kb.add_entity(f"E{i}", " ".join(words))
+    return kb
+
+
+def word_ngrams(text: str, sizes: Tuple[int, ...] = (3,)) -> set:
+    """The set of n-grams of each word padded with one space on both sides
+    (a word shorter than n gives itself, padded), written apart from the package's."""
+    out = set()
+    for word in text.split():
+        padded = " " + word + " "
+        for n in sizes:
+            out.update(padded[i : i + n] for i in range(max(len(padded) - n, 0) + 1))
+    return out
+
+
+def dense_tfidf(keys: List[str], queries: List[str], sizes: Tuple[int, ...] = (3,)) -> Any:
+    """Brute-force TF-IDF cosines (binary tf, smooth idf, unit length; a
+    query's n-grams no key has count in its length): (len(queries), len(keys))."""
+    import numpy
+
+    grams = [word_ngrams(k, sizes) for k in keys]
+    vocab = {g: i for i, g in enumerate(sorted(set().union(*grams)))}
+    df = numpy.zeros(len(vocab))
+    for gs in grams:
+        for g in gs:
+            df[vocab[g]] += 1
+    idf = numpy.log((1 + len(keys)) / (1 + df)) + 1
+    mat = numpy.zeros((len(keys), len(vocab)))
+    for i, gs in enumerate(grams):
+        for g in gs:
+            mat[i, vocab[g]] = idf[vocab[g]]
+    mat /= numpy.maximum(numpy.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
+    out = numpy.zeros((len(queries), len(keys)))
+    for qi, query in enumerate(queries):
+        q = numpy.zeros(len(vocab))
+        extra = 0.0
+        for g in word_ngrams(query, sizes):
+            if g in vocab:
+                q[vocab[g]] = idf[vocab[g]]
+            else:
+                extra += (numpy.log(1 + len(keys)) + 1) ** 2
+        norm = numpy.sqrt(q @ q + extra)
+        out[qi] = mat @ q / norm if norm else 0.0
+    return out
+
+
 if __name__ == "__main__":
     corruption_worker(sys.argv[1])

@@ -197,3 +197,47 @@ def abbreviation_map(text: str) -> Dict[str, Abbreviation]:
             if part not in out:
                 out[part] = abbr._replace(short=part, long=long)
     return out
+
+
+# A short form with a numbered subtype: "MEN2", "MEN-2a".
+_SUBTYPE_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)-?([0-9]+[A-Za-z]?)$")
+
+
+def expand(text: str, long_forms: Dict[str, str], subtype_expansion: str = "") -> str:
+    """Replace the short forms defined in a document by their long forms.
+
+    A word that is a short form, or a hyphenated word whose parts are ("IF-GLD";
+    a suspended hyphen stays: "RCC- and ..."), is replaced; with
+    ``subtype_expansion`` (e.g. "{long} type {number}"), so is a short form
+    followed by a number ("MEN2").
+
+    text (str): A mention.
+    long_forms (Dict[str, str]): Short form -> long form.
+    subtype_expansion (str): Template of a numbered short form, or "" for none.
+    RETURNS (str): The expanded mention (``text`` itself if nothing changed).
+    """
+    if not long_forms:
+        return text
+    if text in long_forms:
+        return long_forms[text]
+    out = []
+    changed = False
+    for w in text.split():
+        if w in long_forms:
+            out.append(long_forms[w])
+            changed = True
+            continue
+        m = _SUBTYPE_RE.match(w) if subtype_expansion else None
+        if m and m.group(1) in long_forms:
+            out.append(subtype_expansion.format(long=long_forms[m.group(1)], number=m.group(2)))
+            changed = True
+            continue
+        if "-" in w:
+            parts = w.split("-")
+            if any(p in long_forms for p in parts):
+                expanded = " ".join(long_forms.get(p, p) for p in parts if p)
+                out.append(expanded + "-" if w.endswith("-") else expanded)
+                changed = True
+                continue
+        out.append(w)
+    return " ".join(out) if changed else text

@@ -11,7 +11,7 @@ Harman 1991).
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Tuple
+from typing import AbstractSet, Any, Dict, FrozenSet, Iterable, List, Tuple
 
 import regex
 
@@ -42,6 +42,17 @@ DEFAULT_STOP_SUFFIXES: Tuple[str, ...] = (
 )
 
 
+# Singular nouns that end like plurals, of any domain; a domain adds its own
+# (NormalizationConfig.singular_words, e.g. the biomedical preset's "diabetes").
+DEFAULT_SINGULAR_WORDS: Tuple[str, ...] = ("series", "species", "news", "lens")
+# The words built in before singular_words was a setting: what indexes saved
+# then were normalized with.
+LEGACY_SINGULAR_WORDS: Tuple[str, ...] = (
+    "diabetes", "herpes", "rabies", "scabies", "series", "species", "measles", "mumps",
+    "rickets", "aids", "news", "lens", "pancreas", "mucus", "virus", "tetanus",
+)
+
+
 @dataclass(frozen=True)
 class NormalizationConfig:
     """Settings of :func:`normalize`.
@@ -57,6 +68,8 @@ class NormalizationConfig:
         to each word after the other word-level steps, e.g. ``("^tumour$", "tumor")``.
     roman_numerals (bool): Write Roman numerals after "type", "class", "grade", "stage",
         "group", "phase" or "factor" in digits ("type IIA" -> "type 2a").
+    singular_words (Tuple[str, ...]): Words that end like plurals but are singular
+        ("series"), left alone by ``plurals``.
     """
 
     nfkc: bool = True
@@ -67,6 +80,7 @@ class NormalizationConfig:
     plurals: bool = True
     replacements: Tuple[Tuple[str, str], ...] = ()
     roman_numerals: bool = True
+    singular_words: Tuple[str, ...] = DEFAULT_SINGULAR_WORDS
 
     @classmethod
     def from_dict(cls, cfg: Dict[str, Any]) -> "NormalizationConfig":
@@ -83,8 +97,11 @@ class NormalizationConfig:
                 f"Use only {sorted(known)}."
             )
         values = dict(cfg)
-        if "stop_suffixes" in values:
-            values["stop_suffixes"] = tuple(values["stop_suffixes"])
+        for name in ("stop_suffixes", "singular_words"):
+            if name in values:
+                if isinstance(values[name], str) or not all(isinstance(w, str) for w in values[name]):
+                    raise ValueError(f"entity_normalizer: normalization {name} must be a list of strings, not {values[name]!r}.")
+                values[name] = tuple(values[name])
         if "replacements" in values:
             pairs = values["replacements"]
             if not isinstance(pairs, (list, tuple)) or not all(
@@ -103,6 +120,7 @@ class NormalizationConfig:
         """RETURNS (Dict[str, Any]): JSON-serializable settings."""
         data = asdict(self)
         data["stop_suffixes"] = list(self.stop_suffixes)
+        data["singular_words"] = list(self.singular_words)
         data["replacements"] = [list(pair) for pair in self.replacements]
         return data
 
@@ -144,22 +162,16 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-# Singular nouns that end like plurals.
-_INVARIANT = frozenset(
-    ["diabetes", "herpes", "rabies", "scabies", "series", "species", "measles", "mumps",
-     "rickets", "aids", "news", "lens", "pancreas", "mucus", "virus", "tetanus"]
-)
-
-
-def singularize(word: str) -> str:
+def singularize(word: str, invariant: AbstractSet[str] = frozenset(DEFAULT_SINGULAR_WORDS)) -> str:
     """Light plural handling: the S-stemmer of Harman (1991), with guards for
     Latin/Greek singulars ending in -is, -us, -ss ("polyposis", "mellitus").
 
     word (str): A lower-cased word.
+    invariant (AbstractSet[str]): Singular words that end like plurals, returned as they are.
     RETURNS (str): The singular form, or the word itself.
     """
     # Every rule below needs a final "s": most words end otherwise.
-    if word[-1:] != "s" or len(word) <= 3 or not word.isalpha() or word in _INVARIANT:
+    if word[-1:] != "s" or len(word) <= 3 or not word.isalpha() or word in invariant:
         return word
     if word.endswith("ies") and not word.endswith(("eies", "aies")):
         return word[:-3] + "y"
@@ -232,6 +244,7 @@ class Normalizer:
         self._replacements: List[Tuple[Any, str]] = [
             (compile_replacement(pattern, repl), repl) for pattern, repl in config.replacements
         ]
+        self._singular = frozenset(w.casefold() for w in config.singular_words)
         self._cache: Dict[str, str] = {}
 
     def _basic(self, text: str) -> str:
@@ -273,7 +286,7 @@ class Normalizer:
                     break
         if self.config.plurals:
             # singularize needs a final "s": most words end otherwise.
-            words = [singularize(w) if w[-1] == "s" else w for w in words]
+            words = [singularize(w, self._singular) if w[-1] == "s" else w for w in words]
         if self.config.roman_numerals and not _NUMBERED_WORDS.isdisjoint(words[:-1]):
             words = [
                 _roman_to_digits(w) if i and words[i - 1] in _NUMBERED_WORDS else w
@@ -302,6 +315,10 @@ class Normalizer:
                 out.extend(w.split())
             words = out
         return words
+
+    def clear_cache(self) -> None:
+        """Forget the normal forms remembered so far."""
+        self._cache.clear()
 
     def __call__(self, text: str) -> str:
         """Normalize a string.
@@ -378,20 +395,6 @@ def char_ngrams(normal_form: str, n: int) -> List[str]:
             continue
         grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
     return grams
-
-
-def ngram_counts(normal_form: str, ns: Sequence[int]) -> Dict[str, int]:
-    """Counts of the char n-grams of several lengths.
-
-    normal_form (str): A normalized string.
-    ns (Sequence[int]): The n-gram lengths.
-    RETURNS (Dict[str, int]): n-gram -> count.
-    """
-    counts: Dict[str, int] = {}
-    for n in ns:
-        for g in char_ngrams(normal_form, n):
-            counts[g] = counts.get(g, 0) + 1
-    return counts
 
 
 def unique(items: Iterable[str]) -> List[str]:

@@ -5,21 +5,21 @@ It sets ``Span.kb_id_`` on each entity whose best candidate scores at least
 ``threshold`` (otherwise the entity stays unlinked, i.e. NIL) and keeps the
 top-k candidates ``(id, score, matched alias)`` for every entity, readable as
 ``span._.kb_candidates``. Candidates come from a
-:class:`~spacy_crf_ner.kb.candidates.CandidateIndex` (exact normalized alias,
-word order, char n-gram TF-IDF) with document-level help: in-text abbreviation
-definitions (Schwartz & Hearst 2003), composite mentions ("breast and ovarian
-cancer") and consistency between mentions of the same document. The KB and
-its index are saved with the pipeline (msgpack and numpy arrays, no pickle).
-The component has no trainable weights; its ``initialize`` loads the KB and
-adds aliases from gold ``kb_id`` annotations of the training examples.
+:class:`~spacy_crf_ner.kb.index.CandidateIndex` (exact normalized alias,
+word order, char n-gram TF-IDF, typos) with document-level help: in-text
+abbreviation definitions (Schwartz & Hearst 2003), composite mentions
+("breast and ovarian cancer") and consistency between mentions of the same
+document. Domain rules are data (``rules``, e.g. the "biomedical" preset).
+The KB and its index are saved with the pipeline (msgpack and numpy arrays,
+no pickle). The component has no trainable weights; its ``initialize`` loads
+the KB and adds aliases from gold ``kb_id`` annotations of the training examples.
 """
 import logging
 import re
-from itertools import repeat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-import numpy
 import srsly
 from spacy import util
 from spacy.attrs import ENT_KB_ID
@@ -28,52 +28,48 @@ from spacy.pipeline import Pipe
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_get_examples
 from spacy.vocab import Vocab
+from thinc.api import Config
 
 from ..integrity import verify_checksums, write_checksums
-from ..kb.abbreviations import abbreviation_map
-from ..kb.candidates import Candidate, CandidateIndex, CandidateTuple, IndexConfig
+from ..kb.abbreviations import abbreviation_map, expand
+from ..kb.composites import CompositeSplitter
+from ..kb.consistency import consistent
+from ..kb.ids import canonical_kb_id
+from ..kb.index import CandidateIndex, IndexConfig
 from ..kb.knowledge_base import KnowledgeBase
 from ..kb.normalize import NormalizationConfig
+from ..kb.rules import legacy_rules, resolve_rules, upgrade_settings
+from ..kb.scoring import CANDIDATES_KEY
 from ..kb.validation import FIX, ModelDataError
-from ..kb.scoring import CANDIDATES_KEY, canonical_kb_id, score_normalization
 
 logger = logging.getLogger("spacy_crf_ner")
 
 # Written into the saved cfg: whether kb/ and index/ were saved with it.
 _SAVED_KB = "saved_kb"
 
-_SUBTYPE_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)-?([0-9]+[A-Za-z]?)$")
-_COORDINATOR_RE = re.compile(r"\s(?:and|or|and/or|&)\s|/", re.I)
-_CONJ_RE = re.compile(r"\s*(?:,\s*(?:and|or|and/or)\s+|,\s*|\s+(?:and|or|and/or|&)\s+|\s*/\s*)", re.I)
-# Conjuncts that qualify the shared head instead of naming a disease of their
-# own: "stage II and III colorectal carcinomas", "VHL-associated and sporadic
-# RCCs", "RCC- and VHL-associated tumors" (a suspended hyphen).
-_STAGE_RE = re.compile(r"^(?:stage|grade)s?\s+[0-9]+[a-d]?$|^(?:stage|grade)s?\s+[ivx]+[a-d]?$", re.I)
-_MODIFIER_SUFFIX_RE = re.compile(r"(?:[-\s](?:associated|related|linked|dependent|induced)|-)$", re.I)
-# Words that, coordinated, qualify one disease: "familial or sporadic
-# retinoblastoma", "unilateral and bilateral retinoblastoma", "complete or
-# partial LCAT deficiency" (each annotated with one ID in NCBI Disease train).
-DEFAULT_COMPOSITE_MODIFIERS = [
-    "familial", "sporadic", "hereditary", "inherited", "unilateral", "bilateral", "multifocal",
-    "multicentric", "multi-centric", "complete", "partial", "subtotal", "sub-total", "total",
-]
+DEFAULT_CONFIG_STR = """
+[entity_normalizer]
+threshold = 0.5
+top_k = 5
+type_map = {}
+normalization = {}
+index = {}
+abbreviations = true
+composites = true
+doc_consistency = true
+harvest_aliases = true
+overwrite = true
 
+[entity_normalizer.rules]
+preset = null
 
-# An entity as a plain tuple: (start, end, label, kb_id, start_char, end_char).
-# Plain tuples (of ints here, of strings and floats for candidates) are what
-# the component keeps while it links a batch: the garbage collector stops
-# tracking them at the first collection they live through, while NamedTuples
-# and lists that outlive a few collections move into the oldest generation
-# and make full collections, which walk every object spaCy and its
-# dependencies hold, come sooner (benchmarks/compare_component_processes.py).
-_Entity = Tuple[int, int, int, int, int, int]
-# A mention's candidates, best first: ((id, score, matched alias), ...).
-_Candidates = Tuple[CandidateTuple, ...]
+[entity_normalizer.scorer]
+@scorers = "spacy-crf-ner.normalizer_scorer.v1"
+"""
+DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)["entity_normalizer"]
 
-
-def _entities(doc: Doc) -> List[_Entity]:
-    """The entities of a doc (``doc.ents``), their attributes read once."""
-    return [(e.start, e.end, e.label, e.kb_id, e.start_char, e.end_char) for e in doc.ents]
+# A mention's candidates, best first, as (id, score, alias) tuples.
+Candidates = Tuple[Tuple[str, float, str], ...]
 
 
 def _get_kb_candidates(span: Span) -> List[Tuple[str, float, str]]:
@@ -89,20 +85,7 @@ if not Span.has_extension("kb_candidates"):
     "entity_normalizer",
     assigns=["doc.ents", "token.ent_kb_id"],
     requires=["doc.ents"],
-    default_config={
-        "threshold": 0.5,
-        "top_k": 5,
-        "type_map": {},
-        "normalization": {},
-        "index": {},
-        "abbreviations": True,
-        "composites": True,
-        "composite_modifiers": DEFAULT_COMPOSITE_MODIFIERS,
-        "doc_consistency": True,
-        "harvest_aliases": True,
-        "overwrite": True,
-        "scorer": {"@scorers": "spacy-crf-ner.normalizer_scorer.v1"},
-    },
+    default_config=DEFAULT_CONFIG,
     default_score_weights={
         "nel_micro_f": 1.0,
         "nel_micro_p": None,
@@ -121,11 +104,12 @@ def make_entity_normalizer(
     index: Dict[str, Any],
     abbreviations: bool,
     composites: bool,
-    composite_modifiers: List[str],
     doc_consistency: bool,
     harvest_aliases: bool,
     overwrite: bool,
+    rules: Dict[str, Any],
     scorer: Optional[Callable],
+    composite_modifiers: Optional[List[str]] = None,
 ) -> "EntityNormalizer":
     """Create an ``entity_normalizer``.
 
@@ -135,25 +119,32 @@ def make_entity_normalizer(
         are unconstrained.
     normalization (Dict[str, Any]): Overrides of
         :class:`~spacy_crf_ner.kb.normalize.NormalizationConfig`.
-    index (Dict[str, Any]): Overrides of :class:`~spacy_crf_ner.kb.candidates.IndexConfig`.
+    index (Dict[str, Any]): Overrides of :class:`~spacy_crf_ner.kb.index.IndexConfig`.
     abbreviations (bool): Resolve short forms defined in the document.
     composites (bool): Split coordinated mentions ("breast and ovarian cancer") that
         have no exact match and link each part.
-    composite_modifiers (List[str]): Words that qualify the shared head when
-        coordinated ("familial or sporadic retinoblastoma"): a coordination whose
-        conjuncts before the last are such words (optionally with "non"), stages
-        or grades ("stage II and III"), or end in "associated", "related",
-        "linked", "dependent", "induced" (after a hyphen or a space) or a suspended
-        hyphen is not split.
     doc_consistency (bool): Prefer IDs already linked with certainty in the document.
     harvest_aliases (bool): At initialize, add gold entity texts with a ``kb_id`` as aliases.
     overwrite (bool): Replace ``kb_id`` values already set on entities.
+    rules (Dict[str, Any]): Domain rules: ``preset`` (a preset shipped with the package,
+        e.g. "biomedical", or null) and lists added to it, the fields of
+        :class:`~spacy_crf_ner.kb.rules.NormalizerRules`.
     scorer (Optional[Callable]): The scoring method.
+    composite_modifiers (Optional[List[str]]): Only in configs written before
+        ``rules`` existed: the then built-in biomedical rules with these modifiers.
     RETURNS (EntityNormalizer): The component.
     """
+    if composite_modifiers is not None:
+        logger.warning(
+            "entity_normalizer '%s': composite_modifiers is a setting of configs written before "
+            "[components.%s.rules]; applying the rules those versions had built in (preset "
+            "\"biomedical\" with these modifiers). Set rules.preset and rules.composite_modifiers instead.",
+            name, name,
+        )
+        rules = legacy_rules(composite_modifiers)
     return EntityNormalizer(
         nlp.vocab,
-        name=name,
+        name,
         threshold=threshold,
         top_k=top_k,
         type_map=type_map,
@@ -161,21 +152,12 @@ def make_entity_normalizer(
         index=index,
         abbreviations=abbreviations,
         composites=composites,
-        composite_modifiers=composite_modifiers,
         doc_consistency=doc_consistency,
         harvest_aliases=harvest_aliases,
         overwrite=overwrite,
+        rules=rules,
         scorer=scorer,
     )
-
-
-def normalizer_score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
-    """Default scoring: see :func:`spacy_crf_ner.kb.scoring.score_normalization`.
-
-    examples (Iterable[Example]): The examples.
-    RETURNS (Dict[str, Any]): The scores.
-    """
-    return score_normalization(examples)
 
 
 class EntityNormalizer(Pipe):
@@ -184,7 +166,7 @@ class EntityNormalizer(Pipe):
     def __init__(
         self,
         vocab: Vocab,
-        name: str = "entity_normalizer",
+        name: str,
         *,
         threshold: float,
         top_k: int,
@@ -193,11 +175,11 @@ class EntityNormalizer(Pipe):
         index: Dict[str, Any],
         abbreviations: bool,
         composites: bool,
-        composite_modifiers: Iterable[str] = tuple(DEFAULT_COMPOSITE_MODIFIERS),
         doc_consistency: bool,
         harvest_aliases: bool,
         overwrite: bool,
-        scorer: Optional[Callable] = normalizer_score,
+        rules: Dict[str, Any],
+        scorer: Optional[Callable],
     ) -> None:
         """Initialize the component (see :func:`make_entity_normalizer` for the arguments)."""
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
@@ -215,13 +197,18 @@ class EntityNormalizer(Pipe):
             "index": IndexConfig.from_dict(dict(index)).to_dict(),
             "abbreviations": bool(abbreviations),
             "composites": bool(composites),
-            "composite_modifiers": [str(w).lower() for w in composite_modifiers],
             "doc_consistency": bool(doc_consistency),
             "harvest_aliases": bool(harvest_aliases),
             "overwrite": bool(overwrite),
+            "rules": {"preset": None, **dict(rules)},
         }
+        self._set_rules()
         self.kb: Optional[KnowledgeBase] = None
         self.index: Optional[CandidateIndex] = None
+
+    def _set_rules(self) -> None:
+        self.rules = resolve_rules(self.cfg["rules"])
+        self._splitter = CompositeSplitter(self.rules)
 
     # Applying
 
@@ -231,9 +218,13 @@ class EntityNormalizer(Pipe):
         doc (Doc): The document, with ``doc.ents`` set.
         RETURNS (Doc): The document, entities with ``kb_id`` and candidates.
         """
-        ents, candidates = self._predict([doc])
-        self._set_annotations([doc], ents, candidates)
-        return doc
+        error_handler = self.get_error_handler()
+        try:
+            self.set_annotations([doc], self.predict([doc]))
+            return doc
+        except Exception as e:
+            error_handler(self.name, self, [doc], e)
+            return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
         """Link the entities of a stream of documents.
@@ -242,10 +233,13 @@ class EntityNormalizer(Pipe):
         batch_size (int): Documents per batch.
         YIELDS (Doc): The documents, linked.
         """
+        error_handler = self.get_error_handler()
         for docs in util.minibatch(stream, size=batch_size):
-            ents, candidates = self._predict(docs)
-            self._set_annotations(docs, ents, candidates)
-            yield from docs
+            try:
+                self.set_annotations(docs, self.predict(docs))
+                yield from docs
+            except Exception as e:
+                error_handler(self.name, self, docs, e)
 
     def _require_index(self) -> CandidateIndex:
         if self.index is None:
@@ -257,234 +251,80 @@ class EntityNormalizer(Pipe):
             )
         return self.index
 
-    def _allowed(self, label: str) -> Optional[Set[str]]:
-        types = self.cfg["type_map"].get(label)
-        return set(types) if types is not None else None
-
-    def predict(self, docs: Iterable[Doc]) -> List[List[List[Candidate]]]:
+    def predict(self, docs: Iterable[Doc]) -> List[List[Candidates]]:
         """Candidates for every entity of every document; does not modify the docs.
 
         docs (Iterable[Doc]): The documents.
-        RETURNS (List[List[List[Candidate]]]): Per doc, per entity, the candidates best first.
+        RETURNS (List[List[Tuple[Tuple[str, float, str], ...]]]): Per doc, per
+            entity, its candidates best first as (id, score, alias) tuples:
+            plain tuples, which linked docs keep (docs/design/normalizer.md).
         """
-        new = tuple.__new__
-        return [
-            [list(map(new, repeat(Candidate), cands)) for cands in doc_cands] for doc_cands in self._predict(docs)[1]
-        ]
-
-    def _predict(self, docs: Iterable[Doc]) -> Tuple[List[List[_Entity]], List[List[_Candidates]]]:
-        """:meth:`predict`, also returning the entities it read, which
-        :meth:`pipe` hands on to :meth:`_set_annotations` (reading
-        ``doc.ents`` builds a Span and three Tokens per entity)."""
         index = self._require_index()
         cfg = self.cfg
-        k = cfg["top_k"]
-        docs = list(docs)
-        queries: List[str] = []
+        subtypes = self.rules.subtype_expansion
+        mentions: List[str] = []
         allowed: List[Optional[Set[str]]] = []
         labels: List[str] = []
-        doc_rows: List[List[int]] = []  # per doc, the query row of each entity
-        doc_ents: List[List[_Entity]] = []
-        allowed_by_label: Dict[str, Optional[Set[str]]] = {}
+        n_ents: List[int] = []
+        type_map: Dict[str, Optional[Set[str]]] = {}
         for doc in docs:
-            # doc.text and Span.text build Token objects: read the text once and
-            # slice it by character offsets.
+            # Span.text builds Token objects: slice the doc's text instead.
             text = doc.text
-            abbrs = (
+            long_forms = (
                 {a.short: a.long for a in abbreviation_map(text).values()}
                 if cfg["abbreviations"] and "(" in text
                 else {}
             )
-            rows = []
-            strings = doc.vocab.strings
-            ents = _entities(doc)
-            doc_ents.append(ents)
-            for _, _, label_id, _, start_char, end_char in ents:
-                label = strings[label_id]
-                if label not in allowed_by_label:
-                    allowed_by_label[label] = self._allowed(label)
-                rows.append(len(queries))
-                mention = text[start_char:end_char]
-                queries.append(self._expand(mention, abbrs) if abbrs else mention)
-                allowed.append(allowed_by_label[label])
+            ents = doc.ents
+            for ent in ents:
+                mention = text[ent.start_char : ent.end_char]
+                mentions.append(expand(mention, long_forms, subtypes) if long_forms else mention)
+                label = ent.label_
                 labels.append(label)
-            doc_rows.append(rows)
-        norm = index.normalizer
-        keys = [norm(q) for q in queries]
-        results = index.candidate_tuples(keys, k, allowed) if keys else []
+                if label not in type_map:
+                    types = cfg["type_map"].get(label)
+                    type_map[label] = set(types) if types is not None else None
+                allowed.append(type_map[label])
+            n_ents.append(len(ents))
+        batch = index.search(mentions, cfg["top_k"], allowed)
+        results = batch.rows()
         if cfg["composites"]:
-            self._link_composites(index, queries, allowed, results, k)
-        out: List[List[_Candidates]] = [[results[i] for i in rows] for rows in doc_rows]
-        if cfg["doc_consistency"]:
-            for d, rows in enumerate(doc_rows):
+            self._splitter.link(index, mentions, allowed, results, cfg["top_k"])
+        out: List[List[Candidates]] = []
+        start = 0
+        for n in n_ents:
+            doc_results = results[start : start + n]
+            if cfg["doc_consistency"]:
                 # Same text and same label: a different label may carry a
                 # different type constraint.
-                out[d] = self._consistent(out[d], [(keys[i], labels[i]) for i in rows])
-        return doc_ents, out
-
-    @staticmethod
-    def _expand(text: str, abbrs: Dict[str, str]) -> str:
-        """Replace short forms defined in the document by their long forms."""
-        if not abbrs:
-            return text
-        if text in abbrs:
-            return abbrs[text]
-        words = text.split()
-        out = []
-        changed = False
-        for w in words:
-            if w in abbrs:
-                out.append(abbrs[w])
-                changed = True
-                continue
-            # A defined short form with a numbered subtype: "MEN2" -> "<long form> type 2".
-            m = _SUBTYPE_RE.match(w)
-            if m and m.group(1) in abbrs:
-                out.append(f"{abbrs[m.group(1)]} type {m.group(2)}")
-                changed = True
-                continue
-            # Hyphenated words whose parts are defined: "IF-GLD"; a suspended
-            # hyphen stays ("RCC- and VHL-associated tumors").
-            if "-" in w:
-                parts = w.split("-")
-                if any(p in abbrs for p in parts):
-                    expanded = " ".join(abbrs.get(p, p) for p in parts if p)
-                    out.append(expanded + "-" if w.endswith("-") else expanded)
-                    changed = True
-                    continue
-            out.append(w)
-        return " ".join(out) if changed else text
-
-    def _is_modifier(self, conjunct: str) -> bool:
-        """Whether a conjunct qualifies the shared head ("familial", "non
-        hereditary", "stage II", "VHL-associated", "RCC-") rather than
-        naming a disease of its own."""
-        text = conjunct.strip()
-        if _STAGE_RE.match(text) or _MODIFIER_SUFFIX_RE.search(text):
-            return True
-        words = text.lower().split()
-        if words and words[0] in ("non", "not"):
-            words = words[1:]
-        elif words and words[0].startswith("non-"):
-            words[0] = words[0][4:]
-        modifiers = self.cfg["composite_modifiers"]
-        return bool(words) and all(w in modifiers for w in words)
-
-    def _link_composites(
-        self,
-        index: CandidateIndex,
-        queries: List[str],
-        allowed: List[Optional[Set[str]]],
-        results: List[_Candidates],
-        k: int,
-    ) -> None:
-        """Split coordinations without an exact match and link their parts."""
-        jobs: List[Tuple[int, List[List[str]]]] = []
-        for i, q in enumerate(queries):
-            if results[i] and results[i][0][1] >= 1.0:
-                continue
-            # A comma alone is no coordination: "Arthritis, Rheumatoid" is an
-            # inverted name, which the index matches as it is.
-            if not _COORDINATOR_RE.search(q):
-                continue
-            parts = [p for p in _CONJ_RE.split(q) if p.strip()]
-            if len(parts) < 2 or all(self._is_modifier(p) for p in parts[:-1]):
-                continue
-            # The last conjunct carries the shared head: "breast and ovarian cancer"
-            # -> "breast cancer", "ovarian cancer". Try each head length.
-            last = parts[-1].split()
-            readings: List[List[str]] = [parts]
-            for n_head in range(1, len(last)):
-                head = " ".join(last[-n_head:])
-                readings.append([f"{p} {head}" for p in parts[:-1]] + [parts[-1]])
-            jobs.append((i, readings))
-        if not jobs:
-            return
-        flat = [part for _, readings in jobs for reading in readings for part in reading]
-        flat_allowed = [allowed[i] for i, readings in jobs for reading in readings for _ in reading]
-        norm = index.normalizer
-        linked = index.candidate_tuples([norm(part) for part in flat], k, flat_allowed)
-        pos = 0
-        for i, readings in jobs:
-            best: Optional[Tuple[float, List[CandidateTuple]]] = None
-            for reading in readings:
-                tops = [linked[pos + j][0] for j in range(len(reading)) if linked[pos + j]]
-                pos += len(reading)
-                if len(tops) < len(reading):
-                    continue
-                score = min(t[1] for t in tops)
-                if best is None or score > best[0]:
-                    best = (score, tops)
-            if best is None:
-                continue
-            score, tops = best
-            current = results[i][0][1] if results[i] else 0.0
-            if score <= current:
-                continue
-            composite_id = "|".join(dict.fromkeys(t[0] for t in tops))
-            composite = (composite_id, score, " | ".join(t[2] for t in tops))
-            results[i] = (composite, *[c for c in results[i] if c[0] != composite_id])[:k]
-
-    @staticmethod
-    def _consistent(cands: List[_Candidates], keys: List[Tuple[str, str]]) -> List[_Candidates]:
-        """Document-level consistency: a mention whose normalized text equals an
-        earlier mention's takes the better-scored result of the two, and among
-        tied candidates an ID that another mention matches exactly and
-        unambiguously wins."""
-        out = cands
-        if len(set(keys)) < len(keys):  # some text repeats
-            best_by_key: Dict[Tuple[str, str], _Candidates] = {}
-            for c, key in zip(cands, keys):
-                if c and (key not in best_by_key or c[0][1] > best_by_key[key][0][1]):
-                    best_by_key[key] = c
-            out = [best_by_key.get(key, c) for c, key in zip(cands, keys)]
-        certain: Optional[Set[str]] = None
-        for i, c in enumerate(out):
-            if len(c) > 1 and c[0][1] == c[1][1]:
-                if certain is None:
-                    # Exact and unambiguous: not the arbitrary first of a tie.
-                    certain = {x[0][0] for x in cands if x and x[0][1] >= 1.0 and (len(x) == 1 or x[1][1] < 1.0)}
-                tied = [x for x in c if x[1] == c[0][1]]
-                preferred = sorted(tied, key=lambda x: x[0] not in certain)  # type: ignore[operator]
-                if out is cands:
-                    out = list(cands)
-                out[i] = (*preferred, *c[len(tied) :])
+                doc_results = consistent(doc_results, list(zip(batch.keys[start : start + n], labels[start : start + n])))
+            out.append(doc_results)
+            start += n
         return out
 
-    def set_annotations(self, docs: Iterable[Doc], candidates: Sequence[Sequence[Sequence[Candidate]]]) -> None:
+    def set_annotations(self, docs: Iterable[Doc], candidates: Sequence[Sequence[Candidates]]) -> None:
         """Write ``kb_id`` and the candidate lists into the docs.
 
         docs (Iterable[Doc]): The documents.
-        candidates (Sequence[Sequence[Sequence[Candidate]]]): As returned by :meth:`predict`.
+        candidates (Sequence[Sequence[Tuple[Tuple[str, float, str], ...]]]): As
+            returned by :meth:`predict`.
         """
-        docs = list(docs)
-        plain = [[tuple(map(tuple, cands)) for cands in doc_cands] for doc_cands in candidates]
-        self._set_annotations(docs, [_entities(doc) for doc in docs], plain)  # type: ignore[arg-type]
-
-    def _set_annotations(
-        self, docs: Iterable[Doc], doc_ents: List[List[_Entity]], candidates: List[List[_Candidates]]
-    ) -> None:
-        """:meth:`set_annotations` with the entities :meth:`_predict` read."""
         threshold = self.cfg["threshold"]
         overwrite = self.cfg["overwrite"]
-        for doc, ents, doc_cands in zip(docs, doc_ents, candidates):
-            # Plain tuples, as _predict made them: the garbage collector stops
-            # tracking them, so linked docs kept in memory do not make full
-            # collections costlier.
-            store: Dict[str, _Candidates] = {}
+        for doc, doc_cands in zip(docs, candidates):
+            store: Dict[str, Candidates] = {}
+            ents = doc.ents
             if ents:
                 # Only the KB IDs change: written through the token array,
                 # which leaves the entities as they are (setting doc.ents
-                # would rebuild every token and mark unset tokens O).
-                # A list: assigning slices of a numpy array costs more.
-                kb_ids = doc.to_array(ENT_KB_ID).tolist()
-                add = doc.vocab.strings.add
-                for (start, end, _, old_kb_id, start_char, end_char), cands in zip(ents, doc_cands):
-                    store[f"{start_char}:{end_char}"] = cands
-                    if overwrite or not old_kb_id:
+                # would mark tokens with missing annotation O).
+                kb_ids: Any = doc.to_array(ENT_KB_ID)  # 1-d uint64 (the stubs say 2-d floats)
+                for ent, cands in zip(ents, doc_cands):
+                    store[f"{ent.start_char}:{ent.end_char}"] = cands
+                    if overwrite or not ent.kb_id:
                         kb_id = cands[0][0] if cands and cands[0][1] >= threshold else ""
-                        kb_ids[start:end] = [add(kb_id)] * (end - start)
-                doc.from_array([ENT_KB_ID], numpy.asarray(kb_ids, dtype=numpy.uint64))
+                        kb_ids[ent.start : ent.end] = doc.vocab.strings.add(kb_id)
+                doc.from_array([ENT_KB_ID], kb_ids)
             doc.user_data[CANDIDATES_KEY] = store
 
     # Initialization
@@ -533,11 +373,11 @@ class EntityNormalizer(Pipe):
 
         kb (KnowledgeBase): The knowledge base.
         """
+        normalization = NormalizationConfig.from_dict(self.cfg["normalization"])
+        singular = tuple(dict.fromkeys(normalization.singular_words + self.rules.singular_words))
         self.kb = kb
         self.index = CandidateIndex.build(
-            kb,
-            NormalizationConfig.from_dict(self.cfg["normalization"]),
-            IndexConfig.from_dict(self.cfg["index"]),
+            kb, replace(normalization, singular_words=singular), IndexConfig.from_dict(self.cfg["index"])
         )
 
     # Serialization
@@ -585,8 +425,15 @@ class EntityNormalizer(Pipe):
             if "kb" in data:
                 kb = KnowledgeBase.from_dict(data["kb"])
                 index = CandidateIndex.from_dict(data["index"], kb)
+        return self._loaded(cfg, kb, index)
+
+    def _loaded(
+        self, cfg: Optional[Dict[str, Any]], kb: Optional[KnowledgeBase], index: Optional[CandidateIndex]
+    ) -> "EntityNormalizer":
+        """Take what was read, once all of it was read and checked."""
         if cfg is not None:
             self.cfg.update(cfg)
+            self._set_rules()
         if kb is not None:
             self.kb, self.index = kb, index
         return self
@@ -595,7 +442,7 @@ class EntityNormalizer(Pipe):
         """Settings read from a saved cfg, checked as the factory checks them."""
         if not isinstance(cfg, dict):
             raise ModelDataError(f"entity_normalizer '{self.name}': {where} is not a mapping of settings. {FIX}")
-        cfg = dict(cfg)
+        cfg = upgrade_settings(cfg)
         cfg.pop(_SAVED_KB, None)
         unknown = sorted(set(cfg) - set(self.cfg))
         if unknown:
@@ -617,7 +464,7 @@ class EntityNormalizer(Pipe):
         path (Union[str, Path]): The directory.
         exclude (Iterable[str]): Fields to leave out ("cfg", "kb").
         """
-        path = util.ensure_path(path)
+        path = Path(path)
         saved_kb = self.kb is not None and self.index is not None and "kb" not in exclude
         serialize: Dict[str, Callable[[Path], None]] = {
             "cfg": lambda p: srsly.write_json(p, {**self.cfg, _SAVED_KB: saved_kb}),
@@ -638,7 +485,7 @@ class EntityNormalizer(Pipe):
         RAISES (ValueError): If a file is missing, damaged or invalid (naming
             it); nothing is changed then.
         """
-        path = util.ensure_path(path)
+        path = Path(path)
         exclude = tuple(exclude)
         verify_checksums(path, f"entity_normalizer '{self.name}'", exclude)
         cfg = None
@@ -665,18 +512,14 @@ class EntityNormalizer(Pipe):
             if has_kb and has_index:
                 kb = KnowledgeBase.from_disk(path / "kb")
                 index = CandidateIndex.from_disk(path / "index", kb)
-        if cfg is not None:
-            self.cfg.update(cfg)
-        if kb is not None:
-            self.kb, self.index = kb, index
-        return self
+        return self._loaded(cfg, kb, index)
 
 
-@util.registry.misc("spacy-crf-ner.load_kb.v1")
 def create_kb_loader(
     path: str, format: str = "auto", columns: Optional[Dict[str, str]] = None
 ) -> Callable[[Vocab], KnowledgeBase]:
-    """KB loader for ``[initialize.components.entity_normalizer.kb_loader]``.
+    """``spacy-crf-ner.load_kb.v1`` (registered by its entry point): the KB loader of
+    ``[initialize.components.entity_normalizer.kb_loader]``.
 
     path (str): A directory written by ``build-kb`` / ``KnowledgeBase.to_disk``, or a
         JSONL, TSV or CSV file.

@@ -84,3 +84,17 @@ def test_window_start_is_the_last_boundary_before_the_parenthesis(text):
         want = before[-1].end() if before else 0
         got = max([e for e in ends if e <= m.start()], default=0)
         assert got == want
+
+
+def test_expand():
+    from spacy_crf_ner.kb.abbreviations import expand
+
+    long_forms = {"WD": "Wilson disease", "HLD": "hepatolenticular degeneration", "RCC": "renal cell carcinoma"}
+    assert expand("WD", long_forms) == "Wilson disease"
+    assert expand("WD-HLD patients", long_forms) == "Wilson disease hepatolenticular degeneration patients"
+    # A suspended hyphen stays.
+    assert expand("RCC- and VHL-associated tumors", long_forms) == "renal cell carcinoma- and VHL-associated tumors"
+    # Numbered subtypes only with a template (a domain rule).
+    assert expand("WD2 carriers", long_forms) == "WD2 carriers"
+    assert expand("WD2 carriers", long_forms, "{long} type {number}") == "Wilson disease type 2 carriers"
+    assert expand("nothing here", long_forms) == "nothing here"

@@ -31,7 +31,8 @@ from spacy_crf_ner.kb.normalize import (
         ("skin tumours", "skin tumour"),
         ("abnormalities", "abnormality"),
         ("familial adenomatous polyposis", "familial adenomatous polyposis"),
-        ("diabetes mellitus", "diabetes mellitus"),
+        ("diabetes mellitus", "diabete mellitus"),
+        ("a series of lenses", "a series of lense"),
         ("colon cancers", "colon cancer"),
     ],
 )
@@ -163,3 +164,13 @@ def test_bad_replacements_fail_when_read(pairs):
 
     with pytest.raises(ValueError, match="replacement"):
         NormalizationConfig.from_dict({"replacements": pairs})
+
+
+def test_singular_words_are_a_setting():
+    """Domain words that end like plurals come from settings (the biomedical
+    preset lists "diabetes"); the default knows only words of any domain."""
+    config = NormalizationConfig(singular_words=("diabetes", "series"))
+    assert normalize("Diabetes mellitus series", config) == "diabetes mellitus series"
+    assert NormalizationConfig.from_dict({"singular_words": ["mumps"]}).singular_words == ("mumps",)
+    with pytest.raises(ValueError, match="singular_words must be a list of strings"):
+        NormalizationConfig.from_dict({"singular_words": "mumps"})

@@ -4,7 +4,7 @@ import numpy
 import pytest
 import spacy
 
-from spacy_crf_ner.kb.candidates import CandidateIndex
+from spacy_crf_ner.kb.index import CandidateIndex
 from spacy_crf_ner.kb.knowledge_base import KnowledgeBase
 from spacy_crf_ner.kb.validation import ModelDataError
 

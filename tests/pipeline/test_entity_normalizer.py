@@ -1,4 +1,3 @@
-import gc
 import json
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from spacy.training import Example
 import spacy_crf_ner.pipeline.entity_normalizer  # noqa: F401  (registers the factory)
 
 REPO = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "data"
 
 KB_RECORDS = [
     {"id": "D1", "name": "Wilson Disease", "aliases": ["hepatolenticular degeneration"], "types": ["DISEASE"]},
@@ -163,9 +163,9 @@ def test_composite_mention(nlp):
 
 
 def test_modifier_coordination_is_not_split(tmp_path):
-    """Coordinated modifiers of one disease ("familial or sporadic
-    retinoblastoma") make no composite, although each part alone links
-    exactly; with an empty composite_modifiers list they do."""
+    """With the biomedical preset, coordinated modifiers of one disease
+    ("familial or sporadic retinoblastoma") make no composite, although each
+    part alone links exactly; with the default, domain-neutral rules they do."""
     records = [
         {"id": "R1", "name": "Retinoblastoma", "aliases": ["sporadic retinoblastoma"], "types": ["DISEASE"]},
         {"id": "F1", "name": "Familial Retinoblastoma Syndrome", "aliases": ["familial retinoblastoma"],
@@ -178,59 +178,33 @@ def test_modifier_coordination_is_not_split(tmp_path):
     mentions = ["familial or sporadic retinoblastoma", "Breast and ovarian cancer"]
     text = "; ".join(mentions) + "."
     ents = [(m, "DIS") for m in mentions]
-    got, _ = link(make_nlp(path, {**CONFIG, "threshold": 0.0}), text, ents)
+    biomedical = {**CONFIG, "threshold": 0.0, "rules": {"preset": "biomedical"}}
+    got, _ = link(make_nlp(path, biomedical), text, ents)
     assert "|" not in got[0][1] and got[1][1] == "D2|D3"
-    got, _ = link(make_nlp(path, {**CONFIG, "threshold": 0.0, "composite_modifiers": []}), text, ents)
+    got, _ = link(make_nlp(path, {**CONFIG, "threshold": 0.0}), text, ents)
     assert got[0][1] == "F1|R1" and got[1][1] == "D2|D3"
-
-
-@pytest.mark.parametrize(
-    "conjunct,expected",
-    [
-        ("familial", True),
-        ("Non-hereditary", True),
-        ("non hereditary", True),
-        ("unilateral", True),
-        ("stage II", True),
-        ("grade 3", True),
-        ("von Hippel-Lindau disease-associated", True),
-        ("von Hippel-Lindau associated", True),  # "VHL-associated", VHL expanded
-        ("RCC-", True),
-        ("brain", False),
-        ("C6", False),
-        ("type 1", False),  # subtypes are distinct diseases
-        ("hyperparathyroidism", False),
-    ],
-)
-def test_is_modifier(nlp, conjunct, expected):
-    assert nlp.get_pipe("entity_normalizer")._is_modifier(conjunct) is expected
-
-
-def test_expansion_keeps_suspended_hyphen():
-    from spacy_crf_ner.pipeline.entity_normalizer import EntityNormalizer
-
-    abbrs = {"RCC": "renal cell carcinoma", "VHL": "von Hippel-Lindau"}
-    assert EntityNormalizer._expand("RCC- and VHL-associated tumors", abbrs) == (
-        "renal cell carcinoma- and von Hippel-Lindau associated tumors"
-    )
+    # Words listed beside the preset (or without one) count too.
+    own = {**CONFIG, "threshold": 0.0, "rules": {"composite_modifiers": ["familial", "sporadic"]}}
+    got, _ = link(make_nlp(path, own), text, ents)
+    assert "|" not in got[0][1]
 
 
 def test_comma_alone_is_no_coordination(nlp, monkeypatch):
     index = nlp.get_pipe("entity_normalizer").index
     calls = []
-    original = index.candidate_tuples
+    original = index.search
 
-    def counting(keys, *args, **kwargs):
-        calls.append(list(keys))
-        return original(keys, *args, **kwargs)
+    def counting(texts, *args, **kwargs):
+        calls.append(list(texts))
+        return original(texts, *args, **kwargs)
 
-    # Every search of the component goes through candidate_tuples.
-    monkeypatch.setattr(index, "candidate_tuples", counting)
+    # Every search of the component goes through index.search.
+    monkeypatch.setattr(index, "search", counting)
     # An inverted name with a typo is matched as a whole: no query for its
     # comma-separated parts.
     got, _ = link(nlp, "Arthritis, Rheumatiod was diagnosed.", [("Arthritis, Rheumatiod", "DIS")])
     assert got == [("Arthritis, Rheumatiod", "D4")]
-    assert calls == [["arthritis rheumatiod"]]
+    assert calls == [["Arthritis, Rheumatiod"]]
     # With a conjunction, the comma separates conjuncts.
     calls.clear()
     got, _ = link(nlp, "Breast, and ovarian cancers.", [("Breast, and ovarian cancers", "DIS")])
@@ -250,56 +224,17 @@ def test_doc_without_ents_and_pipe(nlp):
     assert [e.kb_id_ for e in many[0].ents] == ["Q1", "Q2"]
 
 
-def test_predict_and_set_annotations_match_pipe(nlp):
-    """The public predict/set_annotations pair (which reads the entities
-    again) writes what __call__ and pipe write."""
-    texts = ["IBM and Apple.", "Wilson disease (WD) and WD.", "Breast and ovarian cancers."]
-    ents = [[("IBM", "ORG"), ("Apple", "ORG")], [("Wilson disease", "DIS"), ("WD", "DIS")],
-            [("Breast and ovarian cancers", "DIS")]]
-    piped = list(nlp.pipe(doc_with_ents(nlp, t, e) for t, e in zip(texts, ents)))
-    docs = [doc_with_ents(nlp, t, e) for t, e in zip(texts, ents)]
+def test_predict_leaves_docs_alone(nlp):
+    """predict returns the candidates as (id, score, alias) tuples and
+    changes nothing; set_annotations writes them."""
     normalizer = nlp.get_pipe("entity_normalizer")
-    normalizer.set_annotations(docs, normalizer.predict(docs))
-    def read(ds):
-        return [[(e.text, e.kb_id_, e._.kb_candidates) for e in d.ents] for d in ds]
-
-    assert read(docs) == read(piped)
-    assert [e.kb_id_ for e in docs[1].ents] == ["D1", "D1"]
-
-
-def _collect_twice():
-    # A collection stops tracking the inner tuples; the outer one, which the
-    # collector reaches first, on the next.
-    gc.collect()
-    gc.collect()
-
-
-def test_linked_docs_keep_no_tracked_objects(nlp):
-    """What linking leaves in a doc, and what it holds while it links a
-    batch, is plain tuples, which the garbage collector stops tracking: kept
-    docs must not bring full collections sooner. predict() still returns
-    Candidate objects."""
-    from spacy_crf_ner.kb.candidates import Candidate
-    from spacy_crf_ner.kb.scoring import CANDIDATES_KEY
-
-    normalizer = nlp.get_pipe("entity_normalizer")
-    docs = [
-        doc_with_ents(nlp, "IBM and Apple.", [("IBM", "ORG"), ("Apple", "ORG")]),
-        doc_with_ents(nlp, "Breast and ovarian cancers.", [("Breast and ovarian cancers", "DIS")]),
-    ]
-    ents, candidates = normalizer._predict(docs)
-    _collect_twice()
-    held = [e for d in ents for e in d] + [c for d in candidates for c in d]
-    assert held and not any(gc.is_tracked(x) for x in held)
-    docs = list(normalizer.pipe(docs))
-    _collect_twice()
-    stored = [c for d in docs for c in d.user_data[CANDIDATES_KEY].values()]
-    assert len(stored) == 3 and not any(gc.is_tracked(c) for c in stored)
+    docs = [doc_with_ents(nlp, "IBM and Apple.", [("IBM", "ORG"), ("Apple", "ORG")]), nlp.make_doc("None.")]
     predicted = normalizer.predict(docs)
-    assert [[[tuple(c) for c in cands] for cands in d] for d in predicted] == [
-        [list(d.user_data[CANDIDATES_KEY][f"{e.start_char}:{e.end_char}"]) for e in d.ents] for d in docs
-    ]
-    assert all(type(c) is Candidate for d in predicted for cands in d for c in cands)
+    assert [[c[0][0] for c in d] for d in predicted] == [["Q1", "Q2"], []]
+    assert predicted[0][0][0] == ("Q1", 1.0, "IBM")
+    assert [e.kb_id_ for e in docs[0].ents] == ["", ""] and not docs[0].user_data
+    normalizer.set_annotations(docs, predicted)
+    assert [(e.kb_id_, e._.kb_candidates) for e in docs[0].ents] == [(c[0][0], list(c)) for c in predicted[0]]
 
 
 def test_doc_consistency_prefers_id_linked_exactly(tmp_path):
@@ -322,19 +257,6 @@ def test_doc_consistency_prefers_id_linked_exactly(tmp_path):
     assert got == [("Mercury (planet)", "E2"), ("Mercury", "E1")]
     got, _ = link(make_nlp(path), "Hg is toxic; Mercury is a metal.", [("Hg", "MISC"), ("Mercury", "MISC")])
     assert got == [("Hg", "E1"), ("Mercury", "E1")]
-
-
-def test_doc_consistency_repeated_text_takes_better_result():
-    from spacy_crf_ner.pipeline.entity_normalizer import EntityNormalizer
-
-    weak = (("A", 0.7, "a"),)
-    strong = (("B", 0.9, "b"),)
-    other = (("C", 1.0, "c"),)
-    keys = [("x", "L"), ("y", "L"), ("x", "L"), ("x", "M")]
-    out = EntityNormalizer._consistent([weak, other, strong, weak], keys)
-    # Same text and label: the better result; another label is not merged.
-    assert out == [strong, other, strong, weak]
-    assert EntityNormalizer._consistent([weak, other], [("x", "L"), ("y", "L")]) == [weak, other]
 
 
 def test_pipe_with_two_processes(kb_path):
@@ -575,10 +497,36 @@ def test_entry_points_registered():
 
 
 def test_abbreviation_parts_and_subtypes(kb_path):
-    nlp = make_nlp(kb_path)
     text = "Patients with Wilson disease-hepatolenticular degeneration (WD-HLD) and HLD; WD2 carriers."
-    got, _ = link(nlp, text, [("HLD", "DIS"), ("WD2", "DIS")])
+    got, _ = link(make_nlp(kb_path, {**CONFIG, "rules": {"preset": "biomedical"}}), text, [("HLD", "DIS"), ("WD2", "DIS")])
     assert got == [("HLD", "D1"), ("WD2", "D1")]
+    # Numbered subtypes of a short form are a rule of the preset.
+    got, _ = link(make_nlp(kb_path), text, [("HLD", "DIS"), ("WD2", "DIS")])
+    assert got == [("HLD", "D1"), ("WD2", "")]
+
+
+def test_rules_errors_name_the_component(kb_path):
+    with pytest.raises(ValueError, match="no rules preset 'legal'. Use one of \\['biomedical'"):
+        make_nlp(kb_path, {**CONFIG, "rules": {"preset": "legal"}})
+
+
+def test_pipeline_saved_before_rules_loads_and_links_as_then(caplog):
+    """A component saved by the version that had the biomedical rules built
+    in (its config names composite_modifiers; its cfg has no rules) loads and
+    links as it did then."""
+    saved = json.loads((DATA / "entity_normalizer_v0.json").read_text(encoding="utf8"))
+    nlp = spacy.blank("en")
+    with caplog.at_level("WARNING", logger="spacy_crf_ner"):
+        normalizer = nlp.add_pipe("entity_normalizer", config=saved["config"])
+    assert "composite_modifiers" in caplog.text and "rules.preset" in caplog.text
+    normalizer.from_disk(DATA / "entity_normalizer_v0")
+    assert normalizer.rules.subtype_expansion and "familial" in normalizer.rules.composite_modifiers
+    for item in saved["docs"]:
+        doc = normalizer(doc_with_ents(nlp, item["text"], [tuple(e) for e in item["ents"]]))
+        assert [[e.kb_id_, [list(c) for c in e._.kb_candidates]] for e in doc.ents] == item["expected"]
+    # Saved again, it keeps those rules.
+    again = spacy.blank("en").add_pipe("entity_normalizer").from_bytes(normalizer.to_bytes())
+    assert again.rules == normalizer.rules
 
 
 def test_entities_and_missing_annotation_kept(nlp):
