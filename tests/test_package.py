@@ -72,20 +72,7 @@ def _module_name(path):
     return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
 
 
-# Still registered by decorator: their entry points are in pyproject.toml too,
-# and the decorators go with the rewrite of the normalizer. Strict, so that
-# this list fails the test once a file no longer needs it.
-DECORATED = {"spacy_crf_ner/kb/scoring.py", "spacy_crf_ner/pipeline/entity_normalizer.py"}
-MODULES = [
-    pytest.param(
-        path,
-        marks=pytest.mark.xfail(strict=True, reason="registers by decorator")
-        if str(path.relative_to(ROOT)) in DECORATED
-        else (),
-        id=str(path.relative_to(PACKAGE)),
-    )
-    for path in sorted(PACKAGE.rglob("*.py"))
-]
+MODULES = [pytest.param(path, id=str(path.relative_to(PACKAGE))) for path in sorted(PACKAGE.rglob("*.py"))]
 
 
 def _registry_decorators(tree):
