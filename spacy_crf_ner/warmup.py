@@ -41,12 +41,17 @@ def kernel_cache_folders() -> List[str]:
     from ._numba import LazyKernel
 
     folders = set()
-    for name in ("spacy_crf_ner.layers._kernels", "spacy_crf_ner.kb.candidates"):
-        module = sys.modules.get(name)
-        if module is None:
-            continue
+    modules = [m for name, m in list(sys.modules.items()) if name.startswith("spacy_crf_ner.") and m is not None]
+    for module in modules:
         for value in vars(module).values():
-            dispatcher = value.dispatcher if isinstance(value, LazyKernel) else value
+            # A module's kernels are LazyKernels until the first call, then
+            # numba dispatchers in the module's namespace.
+            if isinstance(value, LazyKernel):
+                dispatcher = value.dispatcher
+            elif type(value).__module__.startswith("numba."):
+                dispatcher = value
+            else:
+                continue
             cache = getattr(dispatcher, "_cache", None)
             path = getattr(cache, "cache_path", None)
             if path:
