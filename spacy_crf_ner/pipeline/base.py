@@ -20,7 +20,8 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d, Ints1d
 
-from ..layers.crf import CRFPosteriors, crf_decode, crf_loss, set_crf_tags
+from ..layers.crf import crf_decode, crf_loss, set_crf_tags
+from ..layers.posteriors import CRFPosteriors
 from ..integrity import verify_checksums, write_checksums
 from ..schemes import normalize_scheme, tag_names
 

@@ -9,7 +9,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
-from ..layers.crf import CRFPosteriors
+from ..layers.posteriors import CRFPosteriors
 from ..schemes import (
     SpanTuple,
     biluo_to_scheme,

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from thinc.api import NumpyOps
 
 from spacy_crf_ner.layers.crf import (
-    CRFPosteriors,
     build_crf,
     constrained_scores,
     crf_decode,
@@ -17,6 +16,7 @@ from spacy_crf_ner.layers.crf import (
     log_viterbi,
     set_crf_tags,
 )
+from spacy_crf_ner.layers.posteriors import CRFPosteriors
 from spacy_crf_ner.schemes import allowed_transitions, tag_names, tags_to_spans
 
 NEG_INF = -numpy.inf

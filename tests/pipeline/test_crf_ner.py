@@ -403,7 +403,7 @@ def make_uncertain(nlp, ner):
     [("BIO", 500), ("BILUO", 500), pytest.param("BILUO", 8500, marks=pytest.mark.slow)],
 )
 def test_span_search_linear_on_uncertain_doc(scheme, repeats, monkeypatch):
-    from spacy_crf_ner.layers.crf import CRFPosteriors
+    from spacy_crf_ner.layers.posteriors import CRFPosteriors
 
     nlp = English()
     ner = nlp.add_pipe("crf_ner", config={"scheme": scheme})
