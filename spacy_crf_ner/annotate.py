@@ -99,6 +99,9 @@ class _JsonlWriter:
     def close(self) -> None:
         pass
 
+    def abort(self) -> None:
+        pass
+
 
 class _ParquetWriter:
     """Writes output records as Parquet row groups; the first row group fixes
@@ -132,6 +135,16 @@ class _ParquetWriter:
     def close(self) -> None:
         self.flush()
         self.writer.close()
+
+    def abort(self) -> None:
+        """Let go of the file after an error (the output is discarded):
+        pyarrow's writer would otherwise close itself later, on a closed file."""
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception:  # the output is deleted anyway
+                pass
+            self.writer = None
 
 
 def conform(table: Any, schema: Any) -> Any:
@@ -224,15 +237,19 @@ def annotate_file(
         ) as bar:
             writer = writer_cls(file_, text_column, tokens)
             items = read_records(fs, files, stats, text_column)
-            for record, position in annotate_records(
-                nlp, items, text_column=text_column, tokens=tokens, batch_size=batch_size, n_process=n_process
-            ):
-                writer.write(record)
-                stats.written += 1
-                bar.update(position - bar.n)
-                if stats.written % 256 == 0:
-                    bar.set_postfix_str(f"{stats.written:,} docs", refresh=False)
-            writer.close()
+            try:
+                for record, position in annotate_records(
+                    nlp, items, text_column=text_column, tokens=tokens, batch_size=batch_size, n_process=n_process
+                ):
+                    writer.write(record)
+                    stats.written += 1
+                    bar.update(position - bar.n)
+                    if stats.written % 256 == 0:
+                        bar.set_postfix_str(f"{stats.written:,} docs", refresh=False)
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
             bar.set_postfix_str(f"{stats.written:,} docs", refresh=False)
             bar.update(total - bar.n)
         umask = os.umask(0)

@@ -151,6 +151,7 @@ def test_output_inside_the_input_folder_is_refused(nlp, tmp_path):
     assert annotate_file(nlp, tmp_path / "a.jsonl", tmp_path / "annotated.jsonl", progress=False).written == 1
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_parquet_output_keeps_one_schema(nlp, tmp_path, monkeypatch):
     pq = pytest.importorskip("pyarrow.parquet")
     from spacy_crf_ner import annotate as annotate_module
