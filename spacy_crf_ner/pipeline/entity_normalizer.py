@@ -360,9 +360,11 @@ class EntityNormalizer(Pipe):
             raise ValueError(f"entity_normalizer '{self.name}': this component has no model (model = null).")
         return self.model
 
-    def _require_joiner(self) -> CandidateJoiner:
-        """The candidate joiner over current alias embeddings (recomputed if the encoder changed)."""
-        if self.alias_embeddings is None or self._embeddings_stale:
+    def _require_joiner(self, current: bool = True) -> CandidateJoiner:
+        """The candidate joiner over the alias embeddings, recomputed if the
+        encoder changed since (``current``); in training, the dense candidates
+        come from the embeddings of the last evaluation or initialization."""
+        if self.alias_embeddings is None or (current and self._embeddings_stale):
             self.rebuild_embeddings()
         if self._joiner is None:
             assert self.alias_embeddings is not None
@@ -394,7 +396,7 @@ class EntityNormalizer(Pipe):
         """The model's input for these mentions: their joined candidates; the
         candidates' alias texts (training, ``golds`` given) or stored vectors."""
         model = self._require_model()
-        joiner = self._require_joiner()
+        joiner = self._require_joiner(current=golds is None)
         vectors = model.ops.to_numpy(model.get_ref("encoder").predict(mentions)) if mentions else None
         joined = joiner.join(
             mentions, allowed, vectors if vectors is not None else numpy.zeros((0, 1), dtype=numpy.float32),

@@ -197,10 +197,34 @@ def test_trains_from_config_with_spacy_train(kb_path, tmp_path):
             "components.entity_normalizer.model.width": 32,
         },
     )
-    trained = spacy.load(tmp_path / "out" / "model-last")
-    text = "Yesterday Big Blue announced results."
-    doc = trained.make_doc(text)
-    doc.ents = [doc.char_span(10, 18, label="ORG")]
-    for _, proc in trained.pipeline:
-        doc = proc(doc)
-    assert doc.ents[0].kb_id_ == "Q1"
+    def link_with(model_dir, text, mention):
+        trained = spacy.load(model_dir)
+        doc = trained.make_doc(text)
+        start = text.index(mention)
+        doc.ents = [doc.char_span(start, start + len(mention), label="ORG")]
+        for _, proc in trained.pipeline:
+            doc = proc(doc)
+        return doc.ents[0].kb_id_
+
+    assert link_with(tmp_path / "out" / "model-last", "Yesterday Big Blue announced results.", "Big Blue") == "Q1"
+
+    # The KB changes: rebuild-embeddings links to the new one without retraining.
+    from typer.testing import CliRunner
+
+    from spacy_crf_ner.cli import app
+
+    new_kb = tmp_path / "new_kb.jsonl"
+    new_kb.write_text(
+        kb_path.read_text() + json.dumps({"id": "Q9", "name": "Zyntrax Holdings", "types": ["ORG"]}) + "\n"
+    )
+    result = CliRunner().invoke(
+        app, ["rebuild-embeddings", str(tmp_path / "out" / "model-last"), str(tmp_path / "rebuilt"), "--kb", str(new_kb)]
+    )
+    assert result.exit_code == 0, result.output
+    saved = tmp_path / "rebuilt" / "entity_normalizer" / "alias_embeddings.npy"
+    import numpy
+
+    assert numpy.load(saved).shape[0] == len(KB_RECORDS) + sum(len(r.get("aliases", [])) for r in KB_RECORDS) + 1
+    assert link_with(tmp_path / "rebuilt", "Shares of Zyntrax Holdings fell.", "Zyntrax Holdings") == "Q9"
+    result = CliRunner().invoke(app, ["rebuild-embeddings", str(tmp_path / "rebuilt"), str(tmp_path / "x"), "--kb", str(tmp_path / "none.jsonl")])
+    assert result.exit_code == 1 and "no knowledge base at" in result.output
