@@ -24,6 +24,7 @@ docs/design/learned-normalizer.md).
 """
 import contextlib
 import logging
+import random
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -237,6 +238,8 @@ class EntityNormalizer(Pipe):
         self.alias_embeddings: Optional[AliasEmbeddings] = None
         self._embeddings_stale = False
         self._joiner: Optional[CandidateJoiner] = None
+        # In training: the index of the KB without harvested aliases, and its joiner.
+        self._harvest_free: Optional[Tuple[CandidateIndex, Optional[CandidateJoiner]]] = None
 
     def _set_rules(self) -> None:
         self.rules = resolve_rules(self.cfg["rules"])
@@ -392,11 +395,13 @@ class EntityNormalizer(Pipe):
         mentions: List[str],
         allowed: Sequence[Optional[Set[str]]],
         golds: Optional[Sequence[str]] = None,
+        joiner: Optional[CandidateJoiner] = None,
     ) -> Tuple[RankerInput, JoinedCandidates]:
         """The model's input for these mentions: their joined candidates; the
         candidates' alias texts (training, ``golds`` given) or stored vectors."""
         model = self._require_model()
-        joiner = self._require_joiner(current=golds is None)
+        if joiner is None:
+            joiner = self._require_joiner(current=golds is None)
         vectors = model.ops.to_numpy(model.get_ref("encoder").predict(mentions)) if mentions else None
         joined = joiner.join(
             mentions, allowed, vectors if vectors is not None else numpy.zeros((0, 1), dtype=numpy.float32),
@@ -461,8 +466,25 @@ class EntityNormalizer(Pipe):
         spans = numpy.asarray(
             [(i, ent.start, ent.end) for i, ents in enumerate(ents_of_docs) for ent in ents], dtype=numpy.int64
         ).reshape((-1, 3))
-        X, joined = self._ranker_input(docs, spans, mentions, allowed, golds)
+        X, joined = self._ranker_input(docs, spans, mentions, allowed, golds, self._training_joiner())
         return X, joined.gold
+
+    def _training_joiner(self) -> Optional[CandidateJoiner]:
+        """For half of the training batches, the candidates of the KB without
+        the aliases harvested from the training data: there, every training
+        mention is an exact alias of its gold ID, which mentions of new text
+        are not, and a ranker trained only on that would learn to trust exact
+        matches more than it should. None: the full KB's."""
+        if self._harvest_free is None or random.random() >= 0.5:
+            return None
+        embeddings = self._require_joiner(current=False).embeddings
+        index, joiner = self._harvest_free
+        if joiner is None or joiner.embeddings.vectors.base is not embeddings.vectors:
+            prefix = AliasEmbeddings(embeddings.vectors[: index.kb.n_aliases])
+            prefix.vectors = embeddings.vectors[: index.kb.n_aliases]  # a view: no copy
+            joiner = CandidateJoiner(index, prefix)
+            self._harvest_free = (index, joiner)
+        return joiner
 
     def update(
         self,
@@ -620,6 +642,13 @@ class EntityNormalizer(Pipe):
                 f"entity_normalizer '{self.name}': kb_loader returned {type(kb).__name__}, "
                 "expected spacy_crf_ner.kb.KnowledgeBase. Use @misc = \"spacy-crf-ner.load_kb.v1\"."
             )
+        # The trained mode also trains on the KB as loaded (see _training_joiner);
+        # harvested aliases come after its entities and pairs, so it is a prefix.
+        harvest_free = (
+            KnowledgeBase.from_dict(kb.to_dict())
+            if self.model is not None and self.cfg["harvest_aliases"] and kb.n_aliases
+            else None
+        )
         if self.cfg["harvest_aliases"]:
             n = 0
             for eg in get_examples():
@@ -635,6 +664,8 @@ class EntityNormalizer(Pipe):
                 "whose entities have kb_id."
             )
         self.set_kb(kb)
+        if harvest_free is not None and harvest_free.n_aliases < kb.n_aliases:
+            self._harvest_free = (self._build_index(harvest_free), None)
         if self.model is not None:
             self._initialize_model(get_examples)
 
@@ -672,15 +703,20 @@ class EntityNormalizer(Pipe):
 
         kb (KnowledgeBase): The knowledge base.
         """
-        normalization = NormalizationConfig.from_dict(self.cfg["normalization"])
-        singular = tuple(dict.fromkeys(normalization.singular_words + self.rules.singular_words))
         self.kb = kb
-        self.index = CandidateIndex.build(
-            kb, replace(normalization, singular_words=singular), IndexConfig.from_dict(self.cfg["index"])
-        )
+        self.index = self._build_index(kb)
         # The trained mode embeds the new KB's aliases when it next needs them.
         self.alias_embeddings = None
         self._joiner = None
+        self._harvest_free = None
+
+    def _build_index(self, kb: KnowledgeBase) -> CandidateIndex:
+        """The candidate index of a KB with this component's settings."""
+        normalization = NormalizationConfig.from_dict(self.cfg["normalization"])
+        singular = tuple(dict.fromkeys(normalization.singular_words + self.rules.singular_words))
+        return CandidateIndex.build(
+            kb, replace(normalization, singular_words=singular), IndexConfig.from_dict(self.cfg["index"])
+        )
 
     # Serialization
 

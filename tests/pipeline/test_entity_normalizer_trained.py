@@ -9,7 +9,7 @@ import pytest
 import spacy
 from spacy.ml.models.tok2vec import build_hash_embed_cnn_tok2vec
 from spacy.training import Example
-from spacy.util import registry
+from spacy.util import fix_random_seed, registry
 
 import spacy_crf_ner.pipeline.entity_normalizer  # noqa: F401  (registers the factory)
 from spacy_crf_ner.kb.validation import ModelDataError
@@ -64,8 +64,8 @@ def example(nlp, template, mention, kb_id):
     return Example(nlp.make_doc(text), ref)
 
 
-def train(nlp, n_steps=30, seed=0):
-    random.seed(seed)
+def train(nlp, n_steps=50, seed=0):
+    fix_random_seed(seed)
     examples = [example(nlp, t, m, q) for t in TEMPLATES for m, q in MENTIONS]
     optimizer = nlp.initialize(lambda: examples)
     history = []
@@ -228,3 +228,23 @@ def test_trains_from_config_with_spacy_train(kb_path, tmp_path):
     assert link_with(tmp_path / "rebuilt", "Shares of Zyntrax Holdings fell.", "Zyntrax Holdings") == "Q9"
     result = CliRunner().invoke(app, ["rebuild-embeddings", str(tmp_path / "rebuilt"), str(tmp_path / "x"), "--kb", str(tmp_path / "none.jsonl")])
     assert result.exit_code == 1 and "no knowledge base at" in result.output
+
+
+def test_trains_also_on_the_kb_without_harvested_aliases(kb_path):
+    # Harvested, every training mention is an exact alias of its gold ID; half
+    # of the batches see the KB as loaded, where "Big Blue" is not.
+    nlp = make_nlp(kb_path, settings={**SETTINGS, "harvest_aliases": True})
+    norm = nlp.get_pipe("entity_normalizer")
+    examples = [example(nlp, t, m, q) for t in TEMPLATES for m, q in MENTIONS]
+    nlp.initialize(lambda: examples)
+    n_loaded = sum(1 + len(r.get("aliases", [])) for r in KB_RECORDS)
+    index, _ = norm._harvest_free
+    assert index.kb.n_aliases == n_loaded < norm.kb.n_aliases
+    assert "Big Blue" in norm.kb.alias_texts and "Big Blue" not in index.kb.alias_texts
+    seen = set()
+    for _ in range(20):
+        joiner = norm._training_joiner()
+        seen.add(joiner.index.kb.n_aliases if joiner is not None else norm.kb.n_aliases)
+        X, gold = norm._training_batch([examples[0]])
+        assert (gold >= 0).all()
+    assert seen == {n_loaded, norm.kb.n_aliases}
