@@ -434,9 +434,10 @@ class EntityNormalizer(Pipe):
         probs = _softmax(model.ops.to_numpy(model.predict(X).scores), joined.mask)
         kb = self._require_index().kb
         top_k = self.cfg["top_k"]
+        mask = joined.mask
         results: List[Candidates] = []
         for i in range(len(mentions)):
-            order = [j for j in numpy.argsort(-probs[i], kind="stable").tolist() if joined.mask[i, j]][:top_k]
+            order = [j for j in numpy.argsort(-probs[i], kind="stable").tolist() if mask[i, j]][:top_k]
             results.append(
                 tuple(
                     (kb.ids[joined.entities[i, j]], round(float(probs[i, j]), 6), kb.alias_texts[joined.pairs[i, j]])
