@@ -37,6 +37,16 @@ class AliasEmbeddings:
     def __init__(self, vectors: numpy.ndarray) -> None:
         self.vectors = numpy.ascontiguousarray(numpy.asarray(vectors).astype(numpy.float16), dtype=numpy.float32)
 
+    def prefix(self, n: int) -> "AliasEmbeddings":
+        """The embeddings of the first ``n`` pairs, sharing this one's memory.
+
+        n (int): The number of pairs.
+        RETURNS (AliasEmbeddings): The view.
+        """
+        view = AliasEmbeddings.__new__(AliasEmbeddings)
+        view.vectors = self.vectors[:n]
+        return view
+
     def __len__(self) -> int:
         return self.vectors.shape[0]
 

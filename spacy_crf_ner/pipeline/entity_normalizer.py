@@ -481,9 +481,7 @@ class EntityNormalizer(Pipe):
         embeddings = self._require_joiner(current=False).embeddings
         index, joiner = self._harvest_free
         if joiner is None or joiner.embeddings.vectors.base is not embeddings.vectors:
-            prefix = AliasEmbeddings(embeddings.vectors[: index.kb.n_aliases])
-            prefix.vectors = embeddings.vectors[: index.kb.n_aliases]  # a view: no copy
-            joiner = CandidateJoiner(index, prefix)
+            joiner = CandidateJoiner(index, embeddings.prefix(index.kb.n_aliases))
             self._harvest_free = (index, joiner)
         return joiner
 

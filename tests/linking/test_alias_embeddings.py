@@ -35,3 +35,9 @@ def test_saved_as_float16_and_checked(tmp_path):
     (tmp_path / "bad.npy").write_bytes(b"not numpy")
     with pytest.raises(ModelDataError, match="cannot read the alias embeddings"):
         AliasEmbeddings.from_disk(tmp_path / "bad.npy")
+
+
+def test_prefix_shares_memory():
+    emb = AliasEmbeddings(numpy.eye(3, dtype=numpy.float32))
+    view = emb.prefix(2)
+    assert len(view) == 2 and view.vectors.base is emb.vectors
