@@ -1,6 +1,6 @@
 """Command-line helpers, ``python -m spacy_crf_ner COMMAND`` (or
 ``spacy-crf-ner COMMAND``): build-kb, convert-pubtator, annotate, report,
-calibrate, evaluate-linking, debug-data and warmup."""
+calibrate, evaluate-linking, rebuild-embeddings, debug-data and warmup."""
 import functools
 import json
 import logging
@@ -339,6 +339,45 @@ def evaluate_linking_cli(
     if output_path is not None:
         srsly.write_json(output_path, scores)
         msg.good(f"Saved scores to {output_path}")
+
+
+@app.command("rebuild-embeddings")
+@one_line_errors
+def rebuild_embeddings_cli(
+    model: str = typer.Argument(..., help="Pipeline name or directory with a trained entity_normalizer"),
+    output_dir: Path = typer.Argument(..., help="Directory to save the pipeline to"),
+    kb_path: Optional[Path] = typer.Option(
+        None, "--kb", help="A new KB (build-kb directory, JSONL, TSV or CSV) to link to; default: the saved one"
+    ),
+    component: Optional[str] = typer.Option(None, "--component", "-c", help="The entity_normalizer, if several"),
+) -> None:
+    """Recompute the alias embeddings of a trained entity_normalizer (a model
+    set) for its KB, or for a new KB given with --kb, and save the pipeline.
+    Run it when the KB changed; the model is not retrained."""
+    import spacy
+
+    from .evaluate_linking import find_linker
+    from .pipeline.entity_normalizer import EntityNormalizer, create_kb_loader
+
+    nlp = spacy.load(model)
+    name = find_linker(nlp, component)
+    linker = nlp.get_pipe(name)
+    assert isinstance(linker, EntityNormalizer)
+    if linker.model is None:
+        raise ValueError(
+            f"[rebuild-embeddings] The entity_normalizer '{name}' of {model} has no model (model = null): "
+            "it has no embeddings to rebuild. Train one with a config that sets its model "
+            "(e.g. configs/normalizer_cnn.cfg)."
+        )
+    if kb_path is not None:
+        linker.set_kb(create_kb_loader(str(kb_path))(nlp.vocab))
+    start = time.perf_counter()
+    linker.rebuild_embeddings(progress=True)
+    nlp.to_disk(output_dir)
+    msg.good(
+        f"Embedded {len(linker.alias_embeddings or ()):,} aliases in {time.perf_counter() - start:.1f}s; "
+        f"saved the pipeline to {output_dir}"
+    )
 
 
 @app.command(

@@ -11,24 +11,35 @@ abbreviation definitions (Schwartz & Hearst 2003), composite mentions
 ("breast and ovarian cancer") and consistency between mentions of the same
 document. Domain rules are data (``rules``, e.g. the "biomedical" preset).
 The KB and its index are saved with the pipeline (msgpack and numpy arrays,
-no pickle). The component has no trainable weights; its ``initialize`` loads
-the KB and adds aliases from gold ``kb_id`` annotations of the training examples.
+no pickle). Its ``initialize`` loads the KB and adds aliases from gold
+``kb_id`` annotations of the training examples.
+
+With ``model = null`` (the default) the component has no trainable weights
+and ranks candidates by string similarity. With a ``model``
+(``spacy-crf-ner.CandidateRanker.v1``) it is trained by ``spacy train`` from
+the gold ``kb_id`` of the reference entities: candidates from the index and
+from a learned mention encoder are ranked by a scorer over their string
+evidence and the mention's context (:mod:`spacy_crf_ner.linking`,
+docs/design/learned-normalizer.md).
 """
+import contextlib
 import logging
+import random
 import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
+import numpy
 import srsly
 from spacy import util
 from spacy.attrs import ENT_KB_ID
 from spacy.language import Language
 from spacy.pipeline import Pipe
 from spacy.tokens import Doc, Span
-from spacy.training import Example, validate_get_examples
+from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from ..integrity import verify_checksums, write_checksums
 from ..kb.abbreviations import abbreviation_map, expand
@@ -41,11 +52,16 @@ from ..kb.normalize import NormalizationConfig
 from ..kb.rules import legacy_rules, resolve_rules, upgrade_settings
 from ..kb.scoring import CANDIDATES_KEY
 from ..kb.validation import FIX, ModelDataError
+from ..linking.alias_embeddings import AliasEmbeddings
+from ..linking.candidates import CandidateJoiner, JoinedCandidates
+from ..linking.ranker import RankerInput, RankerOutput
 
 logger = logging.getLogger("spacy_crf_ner")
 
 # Written into the saved cfg: whether kb/ and index/ were saved with it.
 _SAVED_KB = "saved_kb"
+# The trained mode's alias embeddings (float16 .npy).
+_EMBEDDINGS = "alias_embeddings.npy"
 
 DEFAULT_CONFIG_STR = """
 [entity_normalizer]
@@ -59,6 +75,7 @@ composites = true
 doc_consistency = true
 harvest_aliases = true
 overwrite = true
+model = null
 
 [entity_normalizer.rules]
 preset = null
@@ -109,6 +126,7 @@ def make_entity_normalizer(
     overwrite: bool,
     rules: Dict[str, Any],
     scorer: Optional[Callable],
+    model: Optional[Model] = None,
     composite_modifiers: Optional[List[str]] = None,
 ) -> "EntityNormalizer":
     """Create an ``entity_normalizer``.
@@ -130,6 +148,8 @@ def make_entity_normalizer(
         e.g. "biomedical", or null) and lists added to it, the fields of
         :class:`~spacy_crf_ner.kb.rules.NormalizerRules`.
     scorer (Optional[Callable]): The scoring method.
+    model (Optional[Model]): A candidate ranker to train
+        (``spacy-crf-ner.CandidateRanker.v1``), or None to rank by string similarity.
     composite_modifiers (Optional[List[str]]): Only in configs written before
         ``rules`` existed: the then built-in biomedical rules with these modifiers.
     RETURNS (EntityNormalizer): The component.
@@ -157,6 +177,7 @@ def make_entity_normalizer(
         overwrite=overwrite,
         rules=rules,
         scorer=scorer,
+        model=model,
     )
 
 
@@ -180,6 +201,7 @@ class EntityNormalizer(Pipe):
         overwrite: bool,
         rules: Dict[str, Any],
         scorer: Optional[Callable],
+        model: Optional[Model] = None,
     ) -> None:
         """Initialize the component (see :func:`make_entity_normalizer` for the arguments)."""
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
@@ -205,6 +227,19 @@ class EntityNormalizer(Pipe):
         self._set_rules()
         self.kb: Optional[KnowledgeBase] = None
         self.index: Optional[CandidateIndex] = None
+        if model is not None and not isinstance(model, Model):
+            raise ValueError(
+                f"entity_normalizer '{name}': model must be a thinc Model (e.g. "
+                f"@architectures = \"spacy-crf-ner.CandidateRanker.v1\") or null, not {type(model).__name__}."
+            )
+        self.model = model
+        # The trained mode: the KB's alias embeddings, whether the encoder
+        # changed since they were computed, and the candidate joiner over them.
+        self.alias_embeddings: Optional[AliasEmbeddings] = None
+        self._embeddings_stale = False
+        self._joiner: Optional[CandidateJoiner] = None
+        # In training: the index of the KB without harvested aliases, and its joiner.
+        self._harvest_free: Optional[Tuple[CandidateIndex, Optional[CandidateJoiner]]] = None
 
     def _set_rules(self) -> None:
         self.rules = resolve_rules(self.cfg["rules"])
@@ -261,21 +296,49 @@ class EntityNormalizer(Pipe):
         """
         index = self._require_index()
         cfg = self.cfg
+        docs = list(docs)
+        mentions, allowed, labels, n_ents = self._mentions(docs, [list(doc.ents) for doc in docs])
+        if self.model is None:
+            batch = index.search(mentions, cfg["top_k"], allowed)
+            results = batch.rows()
+            keys = batch.keys
+        else:
+            results = self._ranked(docs, mentions, allowed)
+            keys = [index.normalizer(m) for m in mentions]
+        if cfg["composites"]:
+            self._splitter.link(index, mentions, allowed, results, cfg["top_k"])
+        out: List[List[Candidates]] = []
+        start = 0
+        for n in n_ents:
+            doc_results = results[start : start + n]
+            if cfg["doc_consistency"]:
+                # Same text and same label: a different label may carry a
+                # different type constraint.
+                doc_results = consistent(doc_results, list(zip(keys[start : start + n], labels[start : start + n])))
+            out.append(doc_results)
+            start += n
+        return out
+
+    def _mentions(
+        self, docs: Sequence[Doc], ents_of_docs: Sequence[Sequence[Span]]
+    ) -> Tuple[List[str], List[Optional[Set[str]]], List[str], List[int]]:
+        """The mention texts (short forms defined in the document expanded),
+        type filters and labels of entities, and the number per doc."""
+        cfg = self.cfg
         subtypes = self.rules.subtype_expansion
         mentions: List[str] = []
         allowed: List[Optional[Set[str]]] = []
         labels: List[str] = []
         n_ents: List[int] = []
         type_map: Dict[str, Optional[Set[str]]] = {}
-        for doc in docs:
+        for doc, ents in zip(docs, ents_of_docs):
             # Span.text builds Token objects: slice the doc's text instead.
             text = doc.text
             long_forms = (
                 {a.short: a.long for a in abbreviation_map(text).values()}
-                if cfg["abbreviations"] and "(" in text
+                if cfg["abbreviations"] and "(" in text and ents
                 else {}
             )
-            ents = doc.ents
             for ent in ents:
                 mention = text[ent.start_char : ent.end_char]
                 mentions.append(expand(mention, long_forms, subtypes) if long_forms else mention)
@@ -286,21 +349,247 @@ class EntityNormalizer(Pipe):
                     type_map[label] = set(types) if types is not None else None
                 allowed.append(type_map[label])
             n_ents.append(len(ents))
-        batch = index.search(mentions, cfg["top_k"], allowed)
-        results = batch.rows()
-        if cfg["composites"]:
-            self._splitter.link(index, mentions, allowed, results, cfg["top_k"])
-        out: List[List[Candidates]] = []
-        start = 0
-        for n in n_ents:
-            doc_results = results[start : start + n]
-            if cfg["doc_consistency"]:
-                # Same text and same label: a different label may carry a
-                # different type constraint.
-                doc_results = consistent(doc_results, list(zip(batch.keys[start : start + n], labels[start : start + n])))
-            out.append(doc_results)
-            start += n
-        return out
+        return mentions, allowed, labels, n_ents
+
+    # The trained mode
+
+    @property
+    def is_trainable(self) -> bool:
+        """RETURNS (bool): Whether the component has a model to train."""
+        return self.model is not None
+
+    def _require_model(self) -> Model:
+        if self.model is None:
+            raise ValueError(f"entity_normalizer '{self.name}': this component has no model (model = null).")
+        return self.model
+
+    def _require_joiner(self, current: bool = True) -> CandidateJoiner:
+        """The candidate joiner over the alias embeddings, recomputed if the
+        encoder changed since (``current``); in training, the dense candidates
+        come from the embeddings of the last evaluation or initialization."""
+        if self.alias_embeddings is None or (current and self._embeddings_stale):
+            self.rebuild_embeddings()
+        if self._joiner is None:
+            assert self.alias_embeddings is not None
+            self._joiner = CandidateJoiner(self._require_index(), self.alias_embeddings)
+        return self._joiner
+
+    def rebuild_embeddings(self, *, progress: bool = False) -> None:
+        """Compute the embeddings of every KB alias with the current encoder
+        (after training, or when the KB changed).
+
+        progress (bool): Show a progress bar.
+        """
+        model = self._require_model()
+        index = self._require_index()
+        self.alias_embeddings = AliasEmbeddings.build(
+            model.get_ref("encoder"), index.kb.alias_texts, progress=progress
+        )
+        self._embeddings_stale = False
+        self._joiner = None
+
+    def _ranker_input(
+        self,
+        docs: Sequence[Doc],
+        spans: numpy.ndarray,
+        mentions: List[str],
+        allowed: Sequence[Optional[Set[str]]],
+        golds: Optional[Sequence[str]] = None,
+        joiner: Optional[CandidateJoiner] = None,
+    ) -> Tuple[RankerInput, JoinedCandidates]:
+        """The model's input for these mentions: their joined candidates; the
+        candidates' alias texts (training, ``golds`` given) or stored vectors."""
+        model = self._require_model()
+        if joiner is None:
+            joiner = self._require_joiner(current=golds is None)
+        vectors = model.ops.to_numpy(model.get_ref("encoder").predict(mentions)) if mentions else None
+        joined = joiner.join(
+            mentions, allowed, vectors if vectors is not None else numpy.zeros((0, 1), dtype=numpy.float32),
+            model.attrs["sparse_k"], model.attrs["dense_k"], golds,
+        )
+        distinct, inverse = numpy.unique(numpy.maximum(joined.pairs, 0), return_inverse=True)
+        alias_index = numpy.where(joined.mask, inverse.reshape(joined.pairs.shape), -1)
+        texts = joiner.index.kb.alias_texts
+        X = RankerInput(
+            docs=list(docs),
+            spans=spans,
+            mentions=mentions,
+            features=joined.features,
+            mask=joined.mask,
+            alias_index=alias_index,
+            alias_texts=[texts[p] for p in distinct.tolist()] if golds is not None else None,
+            alias_vectors=None if golds is not None else joiner.embeddings.vectors[distinct],
+        )
+        return X, joined
+
+    def _ranked(self, docs: Sequence[Doc], mentions: List[str], allowed: List[Optional[Set[str]]]) -> List[Candidates]:
+        """Per mention, its candidates ranked by the model, best first, scored by probability."""
+        if not mentions:
+            return []
+        spans = numpy.asarray(
+            [(i, ent.start, ent.end) for i, doc in enumerate(docs) for ent in doc.ents], dtype=numpy.int64
+        ).reshape((-1, 3))
+        X, joined = self._ranker_input(docs, spans, mentions, allowed)
+        model = self._require_model()
+        probs = _softmax(model.ops.to_numpy(model.predict(X).scores), joined.mask)
+        kb = self._require_index().kb
+        top_k = self.cfg["top_k"]
+        mask = joined.mask
+        results: List[Candidates] = []
+        for i in range(len(mentions)):
+            order = [j for j in numpy.argsort(-probs[i], kind="stable").tolist() if mask[i, j]][:top_k]
+            results.append(
+                tuple(
+                    (kb.ids[joined.entities[i, j]], round(float(probs[i, j]), 6), kb.alias_texts[joined.pairs[i, j]])
+                    for j in order
+                )
+            )
+        return results
+
+    def _training_batch(self, examples: Sequence[Example]) -> Tuple[RankerInput, numpy.ndarray]:
+        """The model's input for the reference entities with a gold ``kb_id``
+        (on the predicted docs) and each one's gold column."""
+        docs = [eg.predicted for eg in examples]
+        ents_of_docs: List[List[Span]] = []
+        golds: List[str] = []
+        for eg in examples:
+            ents = []
+            for ent in eg.reference.ents:
+                if not ent.kb_id_:
+                    continue  # partial annotation: no gold ID, no training signal
+                span = eg.predicted.char_span(ent.start_char, ent.end_char, label=ent.label_)
+                if span is None:
+                    continue  # not on token boundaries of the predicted doc
+                ents.append(span)
+                golds.append(ent.kb_id_)
+            ents_of_docs.append(ents)
+        mentions, allowed, _, _ = self._mentions(docs, ents_of_docs)
+        spans = numpy.asarray(
+            [(i, ent.start, ent.end) for i, ents in enumerate(ents_of_docs) for ent in ents], dtype=numpy.int64
+        ).reshape((-1, 3))
+        X, joined = self._ranker_input(docs, spans, mentions, allowed, golds, self._training_joiner())
+        return X, joined.gold
+
+    def _training_joiner(self) -> Optional[CandidateJoiner]:
+        """For half of the training batches, the candidates of the KB without
+        the aliases harvested from the training data: there, every training
+        mention is an exact alias of its gold ID, which mentions of new text
+        are not, and a ranker trained only on that would learn to trust exact
+        matches more than it should. None: the full KB's."""
+        if self._harvest_free is None or random.random() >= 0.5:
+            return None
+        embeddings = self._require_joiner(current=False).embeddings
+        index, joiner = self._harvest_free
+        if joiner is None or joiner.embeddings.vectors.base is not embeddings.vectors:
+            joiner = CandidateJoiner(index, embeddings.prefix(index.kb.n_aliases))
+            self._harvest_free = (index, joiner)
+        return joiner
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from a batch of examples: the reference entities with a gold
+        ``kb_id`` are linked on the predicted docs (entities without one are
+        ignored). Without a model, nothing is learned.
+
+        examples (Iterable[Example]): The batch.
+        drop (float): The dropout rate.
+        sgd (Optional[Optimizer]): The optimizer; None to only accumulate gradients.
+        losses (Optional[Dict[str, float]]): Losses by component, updated.
+        RETURNS (Dict[str, float]): The losses.
+        """
+        if losses is None:
+            losses = {}
+        if self.model is None:
+            return losses
+        examples = list(examples)
+        validate_examples(examples, "EntityNormalizer.update")
+        losses.setdefault(self.name, 0.0)
+        set_dropout_rate(self.model, drop)
+        X, gold = self._training_batch(examples)
+        keep = gold >= 0
+        if not keep.any():
+            return losses
+        X = _select_rows(X, keep)
+        output, backprop = self.model.begin_update(X)
+        loss, d_output = self.get_loss(examples, output, gold=gold[keep], inputs=X)
+        backprop(d_output)
+        if sgd is not None:
+            self.finish_update(sgd)
+        self._embeddings_stale = True
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(
+        self,
+        examples: Iterable[Example],
+        scores: RankerOutput,
+        *,
+        gold: Optional[numpy.ndarray] = None,
+        inputs: Optional[RankerInput] = None,
+    ) -> Tuple[float, RankerOutput]:
+        """The softmax cross-entropy of the gold candidate of each mention, plus,
+        in training, that of the gold alias among the batch's candidate aliases.
+
+        examples (Iterable[Example]): The batch.
+        scores (RankerOutput): The model's output for it.
+        gold (Optional[numpy.ndarray]): Gold column per mention (computed from
+            the examples if not given).
+        inputs (Optional[RankerInput]): The model's input (computed if not given).
+        RETURNS (Tuple[float, RankerOutput]): The loss and its gradient.
+        """
+        model = self._require_model()
+        if gold is None or inputs is None:
+            inputs, gold = self._training_batch(list(examples))
+            keep = gold >= 0
+            inputs, gold = _select_rows(inputs, keep), gold[keep]
+        ops: Any = model.ops
+        n = max(len(gold), 1)
+        rows = numpy.arange(len(gold))
+        probs = _softmax(ops.to_numpy(scores.scores), inputs.mask)
+        loss = float(-numpy.log(probs[rows, gold] + 1e-12).sum() / n)
+        d_scores = probs
+        d_scores[rows, gold] -= 1.0
+        d_retrieval = None
+        if scores.retrieval is not None:
+            r_probs = _softmax(ops.to_numpy(scores.retrieval), None)
+            targets = inputs.alias_index[rows, gold]
+            loss += float(-numpy.log(r_probs[rows, targets] + 1e-12).sum() / n)
+            r_probs[rows, targets] -= 1.0
+            d_retrieval = ops.asarray2f(r_probs / n)
+        return loss, RankerOutput(ops.asarray2f(d_scores / n), d_retrieval)
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Apply the accumulated gradients.
+
+        sgd (Optimizer): The optimizer.
+        """
+        self._require_model().finish_update(sgd)
+        self._embeddings_stale = True
+
+    def create_optimizer(self) -> Optimizer:
+        """RETURNS (Optimizer): spaCy's default optimizer."""
+        return util.create_default_optimizer()
+
+    @contextlib.contextmanager
+    def use_params(self, params: Dict) -> Iterator[None]:
+        """Use other parameter values (e.g. the averages) inside the block;
+        the alias embeddings follow them.
+
+        params (Dict): The parameter values by id.
+        """
+        if self.model is None:
+            yield
+            return
+        self._embeddings_stale = True
+        with self.model.use_params(params):
+            yield
+        self._embeddings_stale = True
 
     def set_annotations(self, docs: Iterable[Doc], candidates: Sequence[Sequence[Candidates]]) -> None:
         """Write ``kb_id`` and the candidate lists into the docs.
@@ -352,6 +641,13 @@ class EntityNormalizer(Pipe):
                 f"entity_normalizer '{self.name}': kb_loader returned {type(kb).__name__}, "
                 "expected spacy_crf_ner.kb.KnowledgeBase. Use @misc = \"spacy-crf-ner.load_kb.v1\"."
             )
+        # The trained mode also trains on the KB as loaded (see _training_joiner);
+        # harvested aliases come after its entities and pairs, so it is a prefix.
+        harvest_free = (
+            KnowledgeBase.from_dict(kb.to_dict())
+            if self.model is not None and self.cfg["harvest_aliases"] and kb.n_aliases
+            else None
+        )
         if self.cfg["harvest_aliases"]:
             n = 0
             for eg in get_examples():
@@ -367,16 +663,57 @@ class EntityNormalizer(Pipe):
                 "whose entities have kb_id."
             )
         self.set_kb(kb)
+        if harvest_free is not None and harvest_free.n_aliases < kb.n_aliases:
+            self._harvest_free = (self._build_index(harvest_free), None)
+        if self.model is not None:
+            self._initialize_model(get_examples)
+
+    def _initialize_model(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+        """Initialize the model on a sample of the training examples and embed the KB's aliases."""
+        model = self._require_model()
+        sample: List[Example] = []
+        for eg in get_examples():
+            if any(ent.kb_id_ for ent in eg.reference.ents):
+                sample.append(eg)
+            if len(sample) >= 10:
+                break
+        if not sample:
+            raise ValueError(
+                f"entity_normalizer '{self.name}': a trainable normalizer (model set) needs training "
+                "examples whose reference entities have a kb_id; none of the examples has one. Annotate "
+                f"kb_id on the entities of the training data, or set [components.{self.name}] model = null."
+            )
+        docs = [eg.predicted for eg in sample]
+        mentions = [ent.text for eg in sample for ent in eg.reference.ents if ent.kb_id_]
+        model.initialize(
+            X=RankerInput(
+                docs=docs,
+                spans=numpy.zeros((0, 3), dtype=numpy.int64),
+                mentions=mentions,
+                features=numpy.zeros((0, 0, 0), dtype=numpy.float32),
+                mask=numpy.zeros((0, 0), dtype=bool),
+                alias_index=numpy.zeros((0, 0), dtype=numpy.int64),
+            )
+        )
+        self.rebuild_embeddings(progress=True)
 
     def set_kb(self, kb: KnowledgeBase) -> None:
         """Use a knowledge base: build its candidate index with this component's settings.
 
         kb (KnowledgeBase): The knowledge base.
         """
+        self.kb = kb
+        self.index = self._build_index(kb)
+        # The trained mode embeds the new KB's aliases when it next needs them.
+        self.alias_embeddings = None
+        self._joiner = None
+        self._harvest_free = None
+
+    def _build_index(self, kb: KnowledgeBase) -> CandidateIndex:
+        """The candidate index of a KB with this component's settings."""
         normalization = NormalizationConfig.from_dict(self.cfg["normalization"])
         singular = tuple(dict.fromkeys(normalization.singular_words + self.rules.singular_words))
-        self.kb = kb
-        self.index = CandidateIndex.build(
+        return CandidateIndex.build(
             kb, replace(normalization, singular_words=singular), IndexConfig.from_dict(self.cfg["index"])
         )
 
@@ -385,7 +722,7 @@ class EntityNormalizer(Pipe):
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         """Serialize the component, its KB and its index.
 
-        exclude (Iterable[str]): Fields to leave out ("cfg", "kb").
+        exclude (Iterable[str]): Fields to leave out ("cfg", "kb", "model").
         RETURNS (bytes): The data.
         """
         data: Dict[str, Any] = {}
@@ -394,7 +731,18 @@ class EntityNormalizer(Pipe):
         if "kb" not in exclude and self.index is not None and self.kb is not None:
             data["kb"] = self.kb.to_dict()
             data["index"] = self.index.to_dict()
+        if self.model is not None and "model" not in exclude:
+            data["model"] = self.model.to_bytes()
+            embeddings = self._current_embeddings()
+            if embeddings is not None:
+                data["alias_embeddings"] = embeddings.to_list()
         return srsly.msgpack_dumps(data)
+
+    def _current_embeddings(self) -> Optional[AliasEmbeddings]:
+        """The alias embeddings to save: recomputed if the encoder changed since."""
+        if self.model is not None and self.index is not None and self._embeddings_stale:
+            self.rebuild_embeddings()
+        return self.alias_embeddings
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "EntityNormalizer":
         """Load the component from bytes.
@@ -425,10 +773,21 @@ class EntityNormalizer(Pipe):
             if "kb" in data:
                 kb = KnowledgeBase.from_dict(data["kb"])
                 index = CandidateIndex.from_dict(data["index"], kb)
-        return self._loaded(cfg, kb, index)
+        embeddings = None
+        if self.model is not None and "model" not in exclude and "model" in data:
+            self.model.from_bytes(data["model"])
+            if "alias_embeddings" in data:
+                raw, shape = data["alias_embeddings"]
+                vectors = numpy.frombuffer(raw, dtype=numpy.float16).reshape(shape)
+                embeddings = AliasEmbeddings.checked(vectors, kb.n_aliases if kb is not None else None, "the saved data")
+        return self._loaded(cfg, kb, index, embeddings)
 
     def _loaded(
-        self, cfg: Optional[Dict[str, Any]], kb: Optional[KnowledgeBase], index: Optional[CandidateIndex]
+        self,
+        cfg: Optional[Dict[str, Any]],
+        kb: Optional[KnowledgeBase],
+        index: Optional[CandidateIndex],
+        embeddings: Optional[AliasEmbeddings] = None,
     ) -> "EntityNormalizer":
         """Take what was read, once all of it was read and checked."""
         if cfg is not None:
@@ -436,6 +795,9 @@ class EntityNormalizer(Pipe):
             self._set_rules()
         if kb is not None:
             self.kb, self.index = kb, index
+            self._joiner = None
+        if embeddings is not None:
+            self.alias_embeddings, self._embeddings_stale, self._joiner = embeddings, False, None
         return self
 
     def _checked_cfg(self, cfg: Any, where: str) -> Dict[str, Any]:
@@ -473,8 +835,14 @@ class EntityNormalizer(Pipe):
             kb, index = self.kb, self.index
             serialize["kb"] = lambda p: kb.to_disk(p)  # type: ignore[union-attr]
             serialize["index"] = lambda p: index.to_disk(p)  # type: ignore[union-attr]
+        model = self.model
+        if model is not None:
+            serialize["model"] = lambda p: model.to_disk(p)
+            embeddings = self._current_embeddings() if saved_kb else None
+            if embeddings is not None:
+                serialize[_EMBEDDINGS] = lambda p: embeddings.to_disk(p)
         util.to_disk(path, serialize, exclude)
-        write_checksums(path, [name for name in ("cfg", "kb", "index") if name not in exclude])
+        write_checksums(path, [name for name in ("cfg", "kb", "index", "model", _EMBEDDINGS) if name not in exclude])
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "EntityNormalizer":
         """Load from a directory written by :meth:`to_disk`.
@@ -512,7 +880,19 @@ class EntityNormalizer(Pipe):
             if has_kb and has_index:
                 kb = KnowledgeBase.from_disk(path / "kb")
                 index = CandidateIndex.from_disk(path / "index", kb)
-        return self._loaded(cfg, kb, index)
+        embeddings = None
+        if self.model is not None and "model" not in exclude:
+            if not (path / "model").exists():
+                raise ModelDataError(
+                    f"entity_normalizer '{self.name}': {path / 'model'} is missing: the component has a "
+                    "model (its config sets one), but was saved without it. Train it with `spacy train`, "
+                    f"or set [components.{self.name}] model = null for the string-only normalizer."
+                )
+            self.model.from_disk(path / "model")
+            if (path / _EMBEDDINGS).exists():
+                n_pairs = kb.n_aliases if kb is not None else None
+                embeddings = AliasEmbeddings.from_disk(path / _EMBEDDINGS, n_pairs)
+        return self._loaded(cfg, kb, index, embeddings)
 
 
 def create_kb_loader(
@@ -540,3 +920,28 @@ def create_kb_loader(
         return KnowledgeBase.from_file(p, format=format, columns=columns)
 
     return load
+
+
+def _softmax(scores: numpy.ndarray, mask: Optional[numpy.ndarray]) -> numpy.ndarray:
+    """Row-wise softmax; entries outside ``mask`` get probability 0."""
+    scores = numpy.asarray(scores, dtype=numpy.float64)
+    if mask is not None:
+        scores = numpy.where(mask, scores, -numpy.inf)
+    if scores.shape[1] == 0:
+        return scores
+    top = scores.max(axis=1, keepdims=True)
+    top[~numpy.isfinite(top)] = 0.0
+    exp = numpy.exp(scores - top)
+    return exp / numpy.maximum(exp.sum(axis=1, keepdims=True), 1e-300)
+
+
+def _select_rows(X: RankerInput, keep: numpy.ndarray) -> RankerInput:
+    """The model input for the mentions where ``keep`` is True (all docs stay:
+    a listener needs the batch it was given)."""
+    return X._replace(
+        spans=X.spans[keep],
+        mentions=[m for m, k in zip(X.mentions, keep.tolist()) if k],
+        features=X.features[keep],
+        mask=X.mask[keep],
+        alias_index=X.alias_index[keep],
+    )
