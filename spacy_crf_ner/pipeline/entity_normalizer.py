@@ -24,7 +24,6 @@ docs/design/learned-normalizer.md).
 """
 import contextlib
 import logging
-import random
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -53,8 +52,9 @@ from ..kb.rules import legacy_rules, resolve_rules, upgrade_settings
 from ..kb.scoring import CANDIDATES_KEY
 from ..kb.validation import FIX, ModelDataError
 from ..linking.alias_embeddings import AliasEmbeddings
-from ..linking.candidates import CandidateJoiner, JoinedCandidates
+from ..linking.candidates import CandidateJoiner
 from ..linking.ranker import RankerInput, RankerOutput
+from ..linking.trained import Candidates, TrainedRanking, gold_entities, ranking_loss, select_rows
 
 logger = logging.getLogger("spacy_crf_ner")
 
@@ -84,9 +84,6 @@ preset = null
 @scorers = "spacy-crf-ner.normalizer_scorer.v1"
 """
 DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)["entity_normalizer"]
-
-# A mention's candidates, best first, as (id, score, alias) tuples.
-Candidates = Tuple[Tuple[str, float, str], ...]
 
 
 def _get_kb_candidates(span: Span) -> List[Tuple[str, float, str]]:
@@ -233,13 +230,8 @@ class EntityNormalizer(Pipe):
                 f"@architectures = \"spacy-crf-ner.CandidateRanker.v1\") or null, not {type(model).__name__}."
             )
         self.model = model
-        # The trained mode: the KB's alias embeddings, whether the encoder
-        # changed since they were computed, and the candidate joiner over them.
-        self.alias_embeddings: Optional[AliasEmbeddings] = None
-        self._embeddings_stale = False
-        self._joiner: Optional[CandidateJoiner] = None
-        # In training: the index of the KB without harvested aliases, and its joiner.
-        self._harvest_free: Optional[Tuple[CandidateIndex, Optional[CandidateJoiner]]] = None
+        # The trained mode's alias embeddings and candidate joiners.
+        self._ranking = TrainedRanking()
 
     def _set_rules(self) -> None:
         self.rules = resolve_rules(self.cfg["rules"])
@@ -303,7 +295,7 @@ class EntityNormalizer(Pipe):
             results = batch.rows()
             keys = batch.keys
         else:
-            results = self._ranked(docs, mentions, allowed)
+            results = self._ranking.rank(self._require_model(), index, docs, mentions, allowed, cfg["top_k"])
             keys = [index.normalizer(m) for m in mentions]
         if cfg["composites"]:
             self._splitter.link(index, mentions, allowed, results, cfg["top_k"])
@@ -363,127 +355,34 @@ class EntityNormalizer(Pipe):
             raise ValueError(f"entity_normalizer '{self.name}': this component has no model (model = null).")
         return self.model
 
-    def _require_joiner(self, current: bool = True) -> CandidateJoiner:
-        """The candidate joiner over the alias embeddings, recomputed if the
-        encoder changed since (``current``); in training, the dense candidates
-        come from the embeddings of the last evaluation or initialization."""
-        if self.alias_embeddings is None or (current and self._embeddings_stale):
-            self.rebuild_embeddings()
-        if self._joiner is None:
-            assert self.alias_embeddings is not None
-            self._joiner = CandidateJoiner(self._require_index(), self.alias_embeddings)
-        return self._joiner
-
     def rebuild_embeddings(self, *, progress: bool = False) -> None:
         """Compute the embeddings of every KB alias with the current encoder
         (after training, or when the KB changed).
 
         progress (bool): Show a progress bar.
         """
-        model = self._require_model()
-        index = self._require_index()
-        self.alias_embeddings = AliasEmbeddings.build(
-            model.get_ref("encoder"), index.kb.alias_texts, progress=progress
-        )
-        self._embeddings_stale = False
-        self._joiner = None
+        self._ranking.rebuild(self._require_model(), self._require_index(), progress=progress)
 
-    def _ranker_input(
-        self,
-        docs: Sequence[Doc],
-        spans: numpy.ndarray,
-        mentions: List[str],
-        allowed: Sequence[Optional[Set[str]]],
-        golds: Optional[Sequence[str]] = None,
-        joiner: Optional[CandidateJoiner] = None,
-    ) -> Tuple[RankerInput, JoinedCandidates]:
-        """The model's input for these mentions: their joined candidates; the
-        candidates' alias texts (training, ``golds`` given) or stored vectors."""
-        model = self._require_model()
-        if joiner is None:
-            joiner = self._require_joiner(current=golds is None)
-        vectors = model.ops.to_numpy(model.get_ref("encoder").predict(mentions)) if mentions else None
-        joined = joiner.join(
-            mentions, allowed, vectors if vectors is not None else numpy.zeros((0, 1), dtype=numpy.float32),
-            model.attrs["sparse_k"], model.attrs["dense_k"], golds,
-        )
-        distinct, inverse = numpy.unique(numpy.maximum(joined.pairs, 0), return_inverse=True)
-        alias_index = numpy.where(joined.mask, inverse.reshape(joined.pairs.shape), -1)
-        texts = joiner.index.kb.alias_texts
-        X = RankerInput(
-            docs=list(docs),
-            spans=spans,
-            mentions=mentions,
-            features=joined.features,
-            mask=joined.mask,
-            alias_index=alias_index,
-            alias_texts=[texts[p] for p in distinct.tolist()] if golds is not None else None,
-            alias_vectors=None if golds is not None else joiner.embeddings.vectors[distinct],
-        )
-        return X, joined
-
-    def _ranked(self, docs: Sequence[Doc], mentions: List[str], allowed: List[Optional[Set[str]]]) -> List[Candidates]:
-        """Per mention, its candidates ranked by the model, best first, scored by probability."""
-        if not mentions:
-            return []
-        spans = numpy.asarray(
-            [(i, ent.start, ent.end) for i, doc in enumerate(docs) for ent in doc.ents], dtype=numpy.int64
-        ).reshape((-1, 3))
-        X, joined = self._ranker_input(docs, spans, mentions, allowed)
-        model = self._require_model()
-        probs = _softmax(model.ops.to_numpy(model.predict(X).scores), joined.mask)
-        kb = self._require_index().kb
-        top_k = self.cfg["top_k"]
-        mask = joined.mask
-        results: List[Candidates] = []
-        for i in range(len(mentions)):
-            order = [j for j in numpy.argsort(-probs[i], kind="stable").tolist() if mask[i, j]][:top_k]
-            results.append(
-                tuple(
-                    (kb.ids[joined.entities[i, j]], round(float(probs[i, j]), 6), kb.alias_texts[joined.pairs[i, j]])
-                    for j in order
-                )
-            )
-        return results
+    @property
+    def alias_embeddings(self) -> Optional[AliasEmbeddings]:
+        """RETURNS (Optional[AliasEmbeddings]): The trained mode's embeddings of the
+        KB's aliases, None until computed."""
+        return self._ranking.alias_embeddings
 
     def _training_batch(self, examples: Sequence[Example]) -> Tuple[RankerInput, numpy.ndarray]:
         """The model's input for the reference entities with a gold ``kb_id``
         (on the predicted docs) and each one's gold column."""
-        docs = [eg.predicted for eg in examples]
-        ents_of_docs: List[List[Span]] = []
-        golds: List[str] = []
-        for eg in examples:
-            ents = []
-            for ent in eg.reference.ents:
-                if not ent.kb_id_:
-                    continue  # partial annotation: no gold ID, no training signal
-                span = eg.predicted.char_span(ent.start_char, ent.end_char, label=ent.label_)
-                if span is None:
-                    continue  # not on token boundaries of the predicted doc
-                ents.append(span)
-                golds.append(ent.kb_id_)
-            ents_of_docs.append(ents)
+        docs, ents_of_docs, golds = gold_entities(examples)
         mentions, allowed, _, _ = self._mentions(docs, ents_of_docs)
-        spans = numpy.asarray(
-            [(i, ent.start, ent.end) for i, ents in enumerate(ents_of_docs) for ent in ents], dtype=numpy.int64
-        ).reshape((-1, 3))
-        X, joined = self._ranker_input(docs, spans, mentions, allowed, golds, self._training_joiner())
-        return X, joined.gold
+        return self._ranking.training_batch(
+            self._require_model(), self._require_index(), docs, ents_of_docs, mentions, allowed, golds
+        )
 
     def _training_joiner(self) -> Optional[CandidateJoiner]:
-        """For half of the training batches, the candidates of the KB without
-        the aliases harvested from the training data: there, every training
-        mention is an exact alias of its gold ID, which mentions of new text
-        are not, and a ranker trained only on that would learn to trust exact
-        matches more than it should. None: the full KB's."""
-        if self._harvest_free is None or random.random() >= 0.5:
-            return None
-        embeddings = self._require_joiner(current=False).embeddings
-        index, joiner = self._harvest_free
-        if joiner is None or joiner.embeddings.vectors.base is not embeddings.vectors:
-            joiner = CandidateJoiner(index, embeddings.prefix(index.kb.n_aliases))
-            self._harvest_free = (index, joiner)
-        return joiner
+        """For half of the training batches, the candidate joiner of the KB
+        without the harvested aliases; None: the full KB's (see
+        :meth:`TrainedRanking.training_joiner`)."""
+        return self._ranking.training_joiner(self._require_model(), self._require_index())
 
     def update(
         self,
@@ -515,13 +414,13 @@ class EntityNormalizer(Pipe):
         keep = gold >= 0
         if not keep.any():
             return losses
-        X = _select_rows(X, keep)
+        X = select_rows(X, keep)
         output, backprop = self.model.begin_update(X)
         loss, d_output = self.get_loss(examples, output, gold=gold[keep], inputs=X)
         backprop(d_output)
         if sgd is not None:
             self.finish_update(sgd)
-        self._embeddings_stale = True
+        self._ranking.stale = True
         losses[self.name] += loss
         return losses
 
@@ -547,22 +446,8 @@ class EntityNormalizer(Pipe):
         if gold is None or inputs is None:
             inputs, gold = self._training_batch(list(examples))
             keep = gold >= 0
-            inputs, gold = _select_rows(inputs, keep), gold[keep]
-        ops: Any = model.ops
-        n = max(len(gold), 1)
-        rows = numpy.arange(len(gold))
-        probs = _softmax(ops.to_numpy(scores.scores), inputs.mask)
-        loss = float(-numpy.log(probs[rows, gold] + 1e-12).sum() / n)
-        d_scores = probs
-        d_scores[rows, gold] -= 1.0
-        d_retrieval = None
-        if scores.retrieval is not None:
-            r_probs = _softmax(ops.to_numpy(scores.retrieval), None)
-            targets = inputs.alias_index[rows, gold]
-            loss += float(-numpy.log(r_probs[rows, targets] + 1e-12).sum() / n)
-            r_probs[rows, targets] -= 1.0
-            d_retrieval = ops.asarray2f(r_probs / n)
-        return loss, RankerOutput(ops.asarray2f(d_scores / n), d_retrieval)
+            inputs, gold = select_rows(inputs, keep), gold[keep]
+        return ranking_loss(model.ops, scores, gold, inputs)
 
     def finish_update(self, sgd: Optimizer) -> None:
         """Apply the accumulated gradients.
@@ -570,7 +455,7 @@ class EntityNormalizer(Pipe):
         sgd (Optimizer): The optimizer.
         """
         self._require_model().finish_update(sgd)
-        self._embeddings_stale = True
+        self._ranking.stale = True
 
     def create_optimizer(self) -> Optimizer:
         """RETURNS (Optimizer): spaCy's default optimizer."""
@@ -586,10 +471,10 @@ class EntityNormalizer(Pipe):
         if self.model is None:
             yield
             return
-        self._embeddings_stale = True
+        self._ranking.stale = True
         with self.model.use_params(params):
             yield
-        self._embeddings_stale = True
+        self._ranking.stale = True
 
     def set_annotations(self, docs: Iterable[Doc], candidates: Sequence[Sequence[Candidates]]) -> None:
         """Write ``kb_id`` and the candidate lists into the docs.
@@ -664,7 +549,7 @@ class EntityNormalizer(Pipe):
             )
         self.set_kb(kb)
         if harvest_free is not None and harvest_free.n_aliases < kb.n_aliases:
-            self._harvest_free = (self._build_index(harvest_free), None)
+            self._ranking.harvest_free = (self._build_index(harvest_free), None)
         if self.model is not None:
             self._initialize_model(get_examples)
 
@@ -705,9 +590,7 @@ class EntityNormalizer(Pipe):
         self.kb = kb
         self.index = self._build_index(kb)
         # The trained mode embeds the new KB's aliases when it next needs them.
-        self.alias_embeddings = None
-        self._joiner = None
-        self._harvest_free = None
+        self._ranking.reset()
 
     def _build_index(self, kb: KnowledgeBase) -> CandidateIndex:
         """The candidate index of a KB with this component's settings."""
@@ -740,9 +623,9 @@ class EntityNormalizer(Pipe):
 
     def _current_embeddings(self) -> Optional[AliasEmbeddings]:
         """The alias embeddings to save: recomputed if the encoder changed since."""
-        if self.model is not None and self.index is not None and self._embeddings_stale:
-            self.rebuild_embeddings()
-        return self.alias_embeddings
+        if self.model is None:
+            return None
+        return self._ranking.current_embeddings(self.model, self.index)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "EntityNormalizer":
         """Load the component from bytes.
@@ -795,9 +678,9 @@ class EntityNormalizer(Pipe):
             self._set_rules()
         if kb is not None:
             self.kb, self.index = kb, index
-            self._joiner = None
+            self._ranking.joiner = None
         if embeddings is not None:
-            self.alias_embeddings, self._embeddings_stale, self._joiner = embeddings, False, None
+            self._ranking.set_embeddings(embeddings)
         return self
 
     def _checked_cfg(self, cfg: Any, where: str) -> Dict[str, Any]:
@@ -893,55 +776,3 @@ class EntityNormalizer(Pipe):
                 n_pairs = kb.n_aliases if kb is not None else None
                 embeddings = AliasEmbeddings.from_disk(path / _EMBEDDINGS, n_pairs)
         return self._loaded(cfg, kb, index, embeddings)
-
-
-def create_kb_loader(
-    path: str, format: str = "auto", columns: Optional[Dict[str, str]] = None
-) -> Callable[[Vocab], KnowledgeBase]:
-    """``spacy-crf-ner.load_kb.v1`` (registered by its entry point): the KB loader of
-    ``[initialize.components.entity_normalizer.kb_loader]``.
-
-    path (str): A directory written by ``build-kb`` / ``KnowledgeBase.to_disk``, or a
-        JSONL, TSV or CSV file.
-    format (str): For files: "jsonl", "tsv", "csv" or "auto" (from the suffix).
-    columns (Optional[Dict[str, str]]): For tables: field -> header name.
-    RETURNS (Callable[[Vocab], KnowledgeBase]): The loader.
-    """
-
-    def load(vocab: Vocab) -> KnowledgeBase:
-        p = Path(path)
-        if p.is_dir():
-            return KnowledgeBase.from_disk(p)
-        if not p.exists():
-            raise FileNotFoundError(
-                f"spacy-crf-ner.load_kb.v1: no knowledge base at {path}. Give a KB file "
-                "(JSONL/TSV/CSV) or a directory made by `python -m spacy_crf_ner build-kb`."
-            )
-        return KnowledgeBase.from_file(p, format=format, columns=columns)
-
-    return load
-
-
-def _softmax(scores: numpy.ndarray, mask: Optional[numpy.ndarray]) -> numpy.ndarray:
-    """Row-wise softmax; entries outside ``mask`` get probability 0."""
-    scores = numpy.asarray(scores, dtype=numpy.float64)
-    if mask is not None:
-        scores = numpy.where(mask, scores, -numpy.inf)
-    if scores.shape[1] == 0:
-        return scores
-    top = scores.max(axis=1, keepdims=True)
-    top[~numpy.isfinite(top)] = 0.0
-    exp = numpy.exp(scores - top)
-    return exp / numpy.maximum(exp.sum(axis=1, keepdims=True), 1e-300)
-
-
-def _select_rows(X: RankerInput, keep: numpy.ndarray) -> RankerInput:
-    """The model input for the mentions where ``keep`` is True (all docs stay:
-    a listener needs the batch it was given)."""
-    return X._replace(
-        spans=X.spans[keep],
-        mentions=[m for m, k in zip(X.mentions, keep.tolist()) if k],
-        features=X.features[keep],
-        mask=X.mask[keep],
-        alias_index=X.alias_index[keep],
-    )
