@@ -6,7 +6,7 @@ model's input for a batch of mentions, their ranking, and the loss.
 See docs/design/learned-normalizer.md.
 """
 import random
-from typing import Any, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy
 from spacy.tokens import Doc, Span
@@ -184,6 +184,40 @@ class TrainedRanking:
             joiner = CandidateJoiner(free_index, embeddings.prefix(free_index.kb.n_aliases))
             self.harvest_free = (free_index, joiner)
         return joiner
+
+
+def initialize_model(model: Model, get_examples: Callable[[], Iterable[Example]], name: str) -> None:
+    """Initialize the candidate ranker on a sample of the training examples.
+
+    model (Model): The candidate ranker.
+    get_examples (Callable[[], Iterable[Example]]): The training examples.
+    name (str): The component's name, for errors.
+    RAISES (ValueError): If no example has a reference entity with a ``kb_id``.
+    """
+    sample: List[Example] = []
+    for eg in get_examples():
+        if any(ent.kb_id_ for ent in eg.reference.ents):
+            sample.append(eg)
+        if len(sample) >= 10:
+            break
+    if not sample:
+        raise ValueError(
+            f"entity_normalizer '{name}': a trainable normalizer (model set) needs training "
+            "examples whose reference entities have a kb_id; none of the examples has one. Annotate "
+            f"kb_id on the entities of the training data, or set [components.{name}] model = null."
+        )
+    docs = [eg.predicted for eg in sample]
+    mentions = [ent.text for eg in sample for ent in eg.reference.ents if ent.kb_id_]
+    model.initialize(
+        X=RankerInput(
+            docs=docs,
+            spans=numpy.zeros((0, 3), dtype=numpy.int64),
+            mentions=mentions,
+            features=numpy.zeros((0, 0, 0), dtype=numpy.float32),
+            mask=numpy.zeros((0, 0), dtype=bool),
+            alias_index=numpy.zeros((0, 0), dtype=numpy.int64),
+        )
+    )
 
 
 def gold_entities(examples: Sequence[Example]) -> Tuple[List[Doc], List[List[Span]], List[str]]:

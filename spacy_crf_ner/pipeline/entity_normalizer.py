@@ -24,13 +24,11 @@ docs/design/learned-normalizer.md).
 """
 import contextlib
 import logging
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy
-import srsly
 from spacy import util
 from spacy.attrs import ENT_KB_ID
 from spacy.language import Language
@@ -40,7 +38,6 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from ..integrity import verify_checksums, write_checksums
 from ..kb.abbreviations import abbreviation_map, expand
 from ..kb.composites import CompositeSplitter
 from ..kb.consistency import consistent
@@ -48,20 +45,22 @@ from ..kb.ids import canonical_kb_id
 from ..kb.index import CandidateIndex, IndexConfig
 from ..kb.knowledge_base import KnowledgeBase
 from ..kb.normalize import NormalizationConfig
-from ..kb.rules import legacy_rules, resolve_rules, upgrade_settings
+from ..kb.rules import legacy_rules, resolve_rules
 from ..kb.scoring import CANDIDATES_KEY
-from ..kb.validation import FIX, ModelDataError
 from ..linking.alias_embeddings import AliasEmbeddings
 from ..linking.candidates import CandidateJoiner
 from ..linking.ranker import RankerInput, RankerOutput
-from ..linking.trained import Candidates, TrainedRanking, gold_entities, ranking_loss, select_rows
+from ..linking.trained import (
+    Candidates,
+    TrainedRanking,
+    gold_entities,
+    initialize_model,
+    ranking_loss,
+    select_rows,
+)
+from . import normalizer_storage as storage
 
 logger = logging.getLogger("spacy_crf_ner")
-
-# Written into the saved cfg: whether kb/ and index/ were saved with it.
-_SAVED_KB = "saved_kb"
-# The trained mode's alias embeddings (float16 .npy).
-_EMBEDDINGS = "alias_embeddings.npy"
 
 DEFAULT_CONFIG_STR = """
 [entity_normalizer]
@@ -555,31 +554,7 @@ class EntityNormalizer(Pipe):
 
     def _initialize_model(self, get_examples: Callable[[], Iterable[Example]]) -> None:
         """Initialize the model on a sample of the training examples and embed the KB's aliases."""
-        model = self._require_model()
-        sample: List[Example] = []
-        for eg in get_examples():
-            if any(ent.kb_id_ for ent in eg.reference.ents):
-                sample.append(eg)
-            if len(sample) >= 10:
-                break
-        if not sample:
-            raise ValueError(
-                f"entity_normalizer '{self.name}': a trainable normalizer (model set) needs training "
-                "examples whose reference entities have a kb_id; none of the examples has one. Annotate "
-                f"kb_id on the entities of the training data, or set [components.{self.name}] model = null."
-            )
-        docs = [eg.predicted for eg in sample]
-        mentions = [ent.text for eg in sample for ent in eg.reference.ents if ent.kb_id_]
-        model.initialize(
-            X=RankerInput(
-                docs=docs,
-                spans=numpy.zeros((0, 3), dtype=numpy.int64),
-                mentions=mentions,
-                features=numpy.zeros((0, 0, 0), dtype=numpy.float32),
-                mask=numpy.zeros((0, 0), dtype=bool),
-                alias_index=numpy.zeros((0, 0), dtype=numpy.int64),
-            )
-        )
+        initialize_model(self._require_model(), get_examples, self.name)
         self.rebuild_embeddings(progress=True)
 
     def set_kb(self, kb: KnowledgeBase) -> None:
@@ -608,18 +583,7 @@ class EntityNormalizer(Pipe):
         exclude (Iterable[str]): Fields to leave out ("cfg", "kb", "model").
         RETURNS (bytes): The data.
         """
-        data: Dict[str, Any] = {}
-        if "cfg" not in exclude:
-            data["cfg"] = self.cfg
-        if "kb" not in exclude and self.index is not None and self.kb is not None:
-            data["kb"] = self.kb.to_dict()
-            data["index"] = self.index.to_dict()
-        if self.model is not None and "model" not in exclude:
-            data["model"] = self.model.to_bytes()
-            embeddings = self._current_embeddings()
-            if embeddings is not None:
-                data["alias_embeddings"] = embeddings.to_list()
-        return srsly.msgpack_dumps(data)
+        return storage.to_bytes(self, exclude=exclude)
 
     def _current_embeddings(self) -> Optional[AliasEmbeddings]:
         """The alias embeddings to save: recomputed if the encoder changed since."""
@@ -635,35 +599,7 @@ class EntityNormalizer(Pipe):
         RETURNS (EntityNormalizer): The component.
         RAISES (ValueError): If the data is damaged; nothing is changed then.
         """
-        try:
-            data = srsly.msgpack_loads(bytes_data)
-        except Exception as err:  # msgpack raises many types on damaged input
-            raise ModelDataError(
-                f"entity_normalizer '{self.name}': cannot read the saved data ({type(err).__name__}: {err}). {FIX}"
-            ) from None
-        if not isinstance(data, dict):
-            raise ModelDataError(f"entity_normalizer '{self.name}': the saved data is not a mapping. {FIX}")
-        cfg = None
-        if "cfg" in data and "cfg" not in exclude:
-            cfg = self._checked_cfg(data["cfg"], "the saved settings")
-        kb = index = None
-        if "kb" not in exclude:
-            if ("kb" in data) != ("index" in data):
-                raise ModelDataError(
-                    f"entity_normalizer '{self.name}': the saved data has a knowledge base without its "
-                    f"index or the reverse. {FIX}"
-                )
-            if "kb" in data:
-                kb = KnowledgeBase.from_dict(data["kb"])
-                index = CandidateIndex.from_dict(data["index"], kb)
-        embeddings = None
-        if self.model is not None and "model" not in exclude and "model" in data:
-            self.model.from_bytes(data["model"])
-            if "alias_embeddings" in data:
-                raw, shape = data["alias_embeddings"]
-                vectors = numpy.frombuffer(raw, dtype=numpy.float16).reshape(shape)
-                embeddings = AliasEmbeddings.checked(vectors, kb.n_aliases if kb is not None else None, "the saved data")
-        return self._loaded(cfg, kb, index, embeddings)
+        return storage.from_bytes(self, bytes_data, exclude=exclude)
 
     def _loaded(
         self,
@@ -683,25 +619,6 @@ class EntityNormalizer(Pipe):
             self._ranking.set_embeddings(embeddings)
         return self
 
-    def _checked_cfg(self, cfg: Any, where: str) -> Dict[str, Any]:
-        """Settings read from a saved cfg, checked as the factory checks them."""
-        if not isinstance(cfg, dict):
-            raise ModelDataError(f"entity_normalizer '{self.name}': {where} is not a mapping of settings. {FIX}")
-        cfg = upgrade_settings(cfg)
-        cfg.pop(_SAVED_KB, None)
-        unknown = sorted(set(cfg) - set(self.cfg))
-        if unknown:
-            raise ModelDataError(f"entity_normalizer '{self.name}': {where} has unknown settings {unknown}. {FIX}")
-        try:
-            merged = {**self.cfg, **cfg}
-            checked = EntityNormalizer(self.vocab, self.name, scorer=self.scorer, **merged).cfg
-        except (TypeError, ValueError, re.error) as err:
-            raise ModelDataError(f"entity_normalizer '{self.name}': invalid settings in {where}: {err}. {FIX}") from None
-        type_map = checked["type_map"]
-        if not all(isinstance(k, str) and all(isinstance(t, str) for t in v) for k, v in type_map.items()):
-            raise ModelDataError(f"entity_normalizer '{self.name}': {where}: type_map must map labels to lists of types. {FIX}")
-        return checked
-
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
         """Save to a directory: ``cfg``, ``kb/`` and ``index/`` (whenever a KB
         is set), and ``checksums.json`` of them all.
@@ -709,23 +626,7 @@ class EntityNormalizer(Pipe):
         path (Union[str, Path]): The directory.
         exclude (Iterable[str]): Fields to leave out ("cfg", "kb").
         """
-        path = Path(path)
-        saved_kb = self.kb is not None and self.index is not None and "kb" not in exclude
-        serialize: Dict[str, Callable[[Path], None]] = {
-            "cfg": lambda p: srsly.write_json(p, {**self.cfg, _SAVED_KB: saved_kb}),
-        }
-        if saved_kb:
-            kb, index = self.kb, self.index
-            serialize["kb"] = lambda p: kb.to_disk(p)  # type: ignore[union-attr]
-            serialize["index"] = lambda p: index.to_disk(p)  # type: ignore[union-attr]
-        model = self.model
-        if model is not None:
-            serialize["model"] = lambda p: model.to_disk(p)
-            embeddings = self._current_embeddings() if saved_kb else None
-            if embeddings is not None:
-                serialize[_EMBEDDINGS] = lambda p: embeddings.to_disk(p)
-        util.to_disk(path, serialize, exclude)
-        write_checksums(path, [name for name in ("cfg", "kb", "index", "model", _EMBEDDINGS) if name not in exclude])
+        storage.to_disk(self, path, exclude=exclude)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "EntityNormalizer":
         """Load from a directory written by :meth:`to_disk`.
@@ -736,43 +637,4 @@ class EntityNormalizer(Pipe):
         RAISES (ValueError): If a file is missing, damaged or invalid (naming
             it); nothing is changed then.
         """
-        path = Path(path)
-        exclude = tuple(exclude)
-        verify_checksums(path, f"entity_normalizer '{self.name}'", exclude)
-        cfg = None
-        saved_kb = None
-        if "cfg" not in exclude and (path / "cfg").exists():
-            try:
-                raw = srsly.read_json(path / "cfg")
-            except Exception as err:  # the JSON readers raise several types
-                raise ModelDataError(f"entity_normalizer '{self.name}': cannot read {path / 'cfg'} ({err}). {FIX}") from None
-            if isinstance(raw, dict):
-                saved_kb = raw.get(_SAVED_KB)
-            cfg = self._checked_cfg(raw, str(path / "cfg"))
-        kb = index = None
-        if "kb" not in exclude and saved_kb is not False:
-            # saved_kb False: saved without a KB (folders left from an older save are stale).
-            has_kb, has_index = (path / "kb").exists(), (path / "index").exists()
-            if (saved_kb or has_kb or has_index) and not (has_kb and has_index):
-                missing = path / ("kb" if not has_kb else "index")
-                raise ModelDataError(
-                    f"entity_normalizer '{self.name}': {missing} is missing: the component was saved "
-                    "with a knowledge base and its candidate index. Re-save the pipeline, or "
-                    f"re-initialize it with [initialize.components.{self.name}.kb_loader]."
-                )
-            if has_kb and has_index:
-                kb = KnowledgeBase.from_disk(path / "kb")
-                index = CandidateIndex.from_disk(path / "index", kb)
-        embeddings = None
-        if self.model is not None and "model" not in exclude:
-            if not (path / "model").exists():
-                raise ModelDataError(
-                    f"entity_normalizer '{self.name}': {path / 'model'} is missing: the component has a "
-                    "model (its config sets one), but was saved without it. Train it with `spacy train`, "
-                    f"or set [components.{self.name}] model = null for the string-only normalizer."
-                )
-            self.model.from_disk(path / "model")
-            if (path / _EMBEDDINGS).exists():
-                n_pairs = kb.n_aliases if kb is not None else None
-                embeddings = AliasEmbeddings.from_disk(path / _EMBEDDINGS, n_pairs)
-        return self._loaded(cfg, kb, index, embeddings)
+        return storage.from_disk(self, path, exclude=exclude)
