@@ -31,7 +31,7 @@ from spacy.training import Example
 
 from spacy_crf_ner.corpora import convert_pubtator, read_pubtator_docs
 from spacy_crf_ner.kb.scoring import score_normalization, span_id_prf
-from spacy_crf_ner.pipeline.entity_normalizer import create_kb_loader
+from spacy_crf_ner.kb.loader import create_kb_loader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_json  # noqa: E402

@@ -357,7 +357,8 @@ def rebuild_embeddings_cli(
     import spacy
 
     from .evaluate_linking import find_linker
-    from .pipeline.entity_normalizer import EntityNormalizer, create_kb_loader
+    from .kb.loader import create_kb_loader
+    from .pipeline.entity_normalizer import EntityNormalizer
 
     nlp = spacy.load(model)
     name = find_linker(nlp, component)

@@ -24,14 +24,11 @@ docs/design/learned-normalizer.md).
 """
 import contextlib
 import logging
-import random
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy
-import srsly
 from spacy import util
 from spacy.attrs import ENT_KB_ID
 from spacy.language import Language
@@ -41,7 +38,6 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from ..integrity import verify_checksums, write_checksums
 from ..kb.abbreviations import abbreviation_map, expand
 from ..kb.composites import CompositeSplitter
 from ..kb.consistency import consistent
@@ -49,19 +45,22 @@ from ..kb.ids import canonical_kb_id
 from ..kb.index import CandidateIndex, IndexConfig
 from ..kb.knowledge_base import KnowledgeBase
 from ..kb.normalize import NormalizationConfig
-from ..kb.rules import legacy_rules, resolve_rules, upgrade_settings
+from ..kb.rules import legacy_rules, resolve_rules
 from ..kb.scoring import CANDIDATES_KEY
-from ..kb.validation import FIX, ModelDataError
 from ..linking.alias_embeddings import AliasEmbeddings
-from ..linking.candidates import CandidateJoiner, JoinedCandidates
+from ..linking.candidates import CandidateJoiner
 from ..linking.ranker import RankerInput, RankerOutput
+from ..linking.trained import (
+    Candidates,
+    TrainedRanking,
+    gold_entities,
+    initialize_model,
+    ranking_loss,
+    select_rows,
+)
+from . import normalizer_storage as storage
 
 logger = logging.getLogger("spacy_crf_ner")
-
-# Written into the saved cfg: whether kb/ and index/ were saved with it.
-_SAVED_KB = "saved_kb"
-# The trained mode's alias embeddings (float16 .npy).
-_EMBEDDINGS = "alias_embeddings.npy"
 
 DEFAULT_CONFIG_STR = """
 [entity_normalizer]
@@ -84,9 +83,6 @@ preset = null
 @scorers = "spacy-crf-ner.normalizer_scorer.v1"
 """
 DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)["entity_normalizer"]
-
-# A mention's candidates, best first, as (id, score, alias) tuples.
-Candidates = Tuple[Tuple[str, float, str], ...]
 
 
 def _get_kb_candidates(span: Span) -> List[Tuple[str, float, str]]:
@@ -233,13 +229,8 @@ class EntityNormalizer(Pipe):
                 f"@architectures = \"spacy-crf-ner.CandidateRanker.v1\") or null, not {type(model).__name__}."
             )
         self.model = model
-        # The trained mode: the KB's alias embeddings, whether the encoder
-        # changed since they were computed, and the candidate joiner over them.
-        self.alias_embeddings: Optional[AliasEmbeddings] = None
-        self._embeddings_stale = False
-        self._joiner: Optional[CandidateJoiner] = None
-        # In training: the index of the KB without harvested aliases, and its joiner.
-        self._harvest_free: Optional[Tuple[CandidateIndex, Optional[CandidateJoiner]]] = None
+        # The trained mode's alias embeddings and candidate joiners.
+        self._ranking = TrainedRanking()
 
     def _set_rules(self) -> None:
         self.rules = resolve_rules(self.cfg["rules"])
@@ -303,7 +294,7 @@ class EntityNormalizer(Pipe):
             results = batch.rows()
             keys = batch.keys
         else:
-            results = self._ranked(docs, mentions, allowed)
+            results = self._ranking.rank(self._require_model(), index, docs, mentions, allowed, cfg["top_k"])
             keys = [index.normalizer(m) for m in mentions]
         if cfg["composites"]:
             self._splitter.link(index, mentions, allowed, results, cfg["top_k"])
@@ -363,127 +354,34 @@ class EntityNormalizer(Pipe):
             raise ValueError(f"entity_normalizer '{self.name}': this component has no model (model = null).")
         return self.model
 
-    def _require_joiner(self, current: bool = True) -> CandidateJoiner:
-        """The candidate joiner over the alias embeddings, recomputed if the
-        encoder changed since (``current``); in training, the dense candidates
-        come from the embeddings of the last evaluation or initialization."""
-        if self.alias_embeddings is None or (current and self._embeddings_stale):
-            self.rebuild_embeddings()
-        if self._joiner is None:
-            assert self.alias_embeddings is not None
-            self._joiner = CandidateJoiner(self._require_index(), self.alias_embeddings)
-        return self._joiner
-
     def rebuild_embeddings(self, *, progress: bool = False) -> None:
         """Compute the embeddings of every KB alias with the current encoder
         (after training, or when the KB changed).
 
         progress (bool): Show a progress bar.
         """
-        model = self._require_model()
-        index = self._require_index()
-        self.alias_embeddings = AliasEmbeddings.build(
-            model.get_ref("encoder"), index.kb.alias_texts, progress=progress
-        )
-        self._embeddings_stale = False
-        self._joiner = None
+        self._ranking.rebuild(self._require_model(), self._require_index(), progress=progress)
 
-    def _ranker_input(
-        self,
-        docs: Sequence[Doc],
-        spans: numpy.ndarray,
-        mentions: List[str],
-        allowed: Sequence[Optional[Set[str]]],
-        golds: Optional[Sequence[str]] = None,
-        joiner: Optional[CandidateJoiner] = None,
-    ) -> Tuple[RankerInput, JoinedCandidates]:
-        """The model's input for these mentions: their joined candidates; the
-        candidates' alias texts (training, ``golds`` given) or stored vectors."""
-        model = self._require_model()
-        if joiner is None:
-            joiner = self._require_joiner(current=golds is None)
-        vectors = model.ops.to_numpy(model.get_ref("encoder").predict(mentions)) if mentions else None
-        joined = joiner.join(
-            mentions, allowed, vectors if vectors is not None else numpy.zeros((0, 1), dtype=numpy.float32),
-            model.attrs["sparse_k"], model.attrs["dense_k"], golds,
-        )
-        distinct, inverse = numpy.unique(numpy.maximum(joined.pairs, 0), return_inverse=True)
-        alias_index = numpy.where(joined.mask, inverse.reshape(joined.pairs.shape), -1)
-        texts = joiner.index.kb.alias_texts
-        X = RankerInput(
-            docs=list(docs),
-            spans=spans,
-            mentions=mentions,
-            features=joined.features,
-            mask=joined.mask,
-            alias_index=alias_index,
-            alias_texts=[texts[p] for p in distinct.tolist()] if golds is not None else None,
-            alias_vectors=None if golds is not None else joiner.embeddings.vectors[distinct],
-        )
-        return X, joined
-
-    def _ranked(self, docs: Sequence[Doc], mentions: List[str], allowed: List[Optional[Set[str]]]) -> List[Candidates]:
-        """Per mention, its candidates ranked by the model, best first, scored by probability."""
-        if not mentions:
-            return []
-        spans = numpy.asarray(
-            [(i, ent.start, ent.end) for i, doc in enumerate(docs) for ent in doc.ents], dtype=numpy.int64
-        ).reshape((-1, 3))
-        X, joined = self._ranker_input(docs, spans, mentions, allowed)
-        model = self._require_model()
-        probs = _softmax(model.ops.to_numpy(model.predict(X).scores), joined.mask)
-        kb = self._require_index().kb
-        top_k = self.cfg["top_k"]
-        mask = joined.mask
-        results: List[Candidates] = []
-        for i in range(len(mentions)):
-            order = [j for j in numpy.argsort(-probs[i], kind="stable").tolist() if mask[i, j]][:top_k]
-            results.append(
-                tuple(
-                    (kb.ids[joined.entities[i, j]], round(float(probs[i, j]), 6), kb.alias_texts[joined.pairs[i, j]])
-                    for j in order
-                )
-            )
-        return results
+    @property
+    def alias_embeddings(self) -> Optional[AliasEmbeddings]:
+        """RETURNS (Optional[AliasEmbeddings]): The trained mode's embeddings of the
+        KB's aliases, None until computed."""
+        return self._ranking.alias_embeddings
 
     def _training_batch(self, examples: Sequence[Example]) -> Tuple[RankerInput, numpy.ndarray]:
         """The model's input for the reference entities with a gold ``kb_id``
         (on the predicted docs) and each one's gold column."""
-        docs = [eg.predicted for eg in examples]
-        ents_of_docs: List[List[Span]] = []
-        golds: List[str] = []
-        for eg in examples:
-            ents = []
-            for ent in eg.reference.ents:
-                if not ent.kb_id_:
-                    continue  # partial annotation: no gold ID, no training signal
-                span = eg.predicted.char_span(ent.start_char, ent.end_char, label=ent.label_)
-                if span is None:
-                    continue  # not on token boundaries of the predicted doc
-                ents.append(span)
-                golds.append(ent.kb_id_)
-            ents_of_docs.append(ents)
+        docs, ents_of_docs, golds = gold_entities(examples)
         mentions, allowed, _, _ = self._mentions(docs, ents_of_docs)
-        spans = numpy.asarray(
-            [(i, ent.start, ent.end) for i, ents in enumerate(ents_of_docs) for ent in ents], dtype=numpy.int64
-        ).reshape((-1, 3))
-        X, joined = self._ranker_input(docs, spans, mentions, allowed, golds, self._training_joiner())
-        return X, joined.gold
+        return self._ranking.training_batch(
+            self._require_model(), self._require_index(), docs, ents_of_docs, mentions, allowed, golds
+        )
 
     def _training_joiner(self) -> Optional[CandidateJoiner]:
-        """For half of the training batches, the candidates of the KB without
-        the aliases harvested from the training data: there, every training
-        mention is an exact alias of its gold ID, which mentions of new text
-        are not, and a ranker trained only on that would learn to trust exact
-        matches more than it should. None: the full KB's."""
-        if self._harvest_free is None or random.random() >= 0.5:
-            return None
-        embeddings = self._require_joiner(current=False).embeddings
-        index, joiner = self._harvest_free
-        if joiner is None or joiner.embeddings.vectors.base is not embeddings.vectors:
-            joiner = CandidateJoiner(index, embeddings.prefix(index.kb.n_aliases))
-            self._harvest_free = (index, joiner)
-        return joiner
+        """For half of the training batches, the candidate joiner of the KB
+        without the harvested aliases; None: the full KB's (see
+        :meth:`TrainedRanking.training_joiner`)."""
+        return self._ranking.training_joiner(self._require_model(), self._require_index())
 
     def update(
         self,
@@ -515,13 +413,13 @@ class EntityNormalizer(Pipe):
         keep = gold >= 0
         if not keep.any():
             return losses
-        X = _select_rows(X, keep)
+        X = select_rows(X, keep)
         output, backprop = self.model.begin_update(X)
         loss, d_output = self.get_loss(examples, output, gold=gold[keep], inputs=X)
         backprop(d_output)
         if sgd is not None:
             self.finish_update(sgd)
-        self._embeddings_stale = True
+        self._ranking.stale = True
         losses[self.name] += loss
         return losses
 
@@ -547,22 +445,8 @@ class EntityNormalizer(Pipe):
         if gold is None or inputs is None:
             inputs, gold = self._training_batch(list(examples))
             keep = gold >= 0
-            inputs, gold = _select_rows(inputs, keep), gold[keep]
-        ops: Any = model.ops
-        n = max(len(gold), 1)
-        rows = numpy.arange(len(gold))
-        probs = _softmax(ops.to_numpy(scores.scores), inputs.mask)
-        loss = float(-numpy.log(probs[rows, gold] + 1e-12).sum() / n)
-        d_scores = probs
-        d_scores[rows, gold] -= 1.0
-        d_retrieval = None
-        if scores.retrieval is not None:
-            r_probs = _softmax(ops.to_numpy(scores.retrieval), None)
-            targets = inputs.alias_index[rows, gold]
-            loss += float(-numpy.log(r_probs[rows, targets] + 1e-12).sum() / n)
-            r_probs[rows, targets] -= 1.0
-            d_retrieval = ops.asarray2f(r_probs / n)
-        return loss, RankerOutput(ops.asarray2f(d_scores / n), d_retrieval)
+            inputs, gold = select_rows(inputs, keep), gold[keep]
+        return ranking_loss(model.ops, scores, gold, inputs)
 
     def finish_update(self, sgd: Optimizer) -> None:
         """Apply the accumulated gradients.
@@ -570,7 +454,7 @@ class EntityNormalizer(Pipe):
         sgd (Optimizer): The optimizer.
         """
         self._require_model().finish_update(sgd)
-        self._embeddings_stale = True
+        self._ranking.stale = True
 
     def create_optimizer(self) -> Optimizer:
         """RETURNS (Optimizer): spaCy's default optimizer."""
@@ -586,10 +470,10 @@ class EntityNormalizer(Pipe):
         if self.model is None:
             yield
             return
-        self._embeddings_stale = True
+        self._ranking.stale = True
         with self.model.use_params(params):
             yield
-        self._embeddings_stale = True
+        self._ranking.stale = True
 
     def set_annotations(self, docs: Iterable[Doc], candidates: Sequence[Sequence[Candidates]]) -> None:
         """Write ``kb_id`` and the candidate lists into the docs.
@@ -664,37 +548,13 @@ class EntityNormalizer(Pipe):
             )
         self.set_kb(kb)
         if harvest_free is not None and harvest_free.n_aliases < kb.n_aliases:
-            self._harvest_free = (self._build_index(harvest_free), None)
+            self._ranking.harvest_free = (self._build_index(harvest_free), None)
         if self.model is not None:
             self._initialize_model(get_examples)
 
     def _initialize_model(self, get_examples: Callable[[], Iterable[Example]]) -> None:
         """Initialize the model on a sample of the training examples and embed the KB's aliases."""
-        model = self._require_model()
-        sample: List[Example] = []
-        for eg in get_examples():
-            if any(ent.kb_id_ for ent in eg.reference.ents):
-                sample.append(eg)
-            if len(sample) >= 10:
-                break
-        if not sample:
-            raise ValueError(
-                f"entity_normalizer '{self.name}': a trainable normalizer (model set) needs training "
-                "examples whose reference entities have a kb_id; none of the examples has one. Annotate "
-                f"kb_id on the entities of the training data, or set [components.{self.name}] model = null."
-            )
-        docs = [eg.predicted for eg in sample]
-        mentions = [ent.text for eg in sample for ent in eg.reference.ents if ent.kb_id_]
-        model.initialize(
-            X=RankerInput(
-                docs=docs,
-                spans=numpy.zeros((0, 3), dtype=numpy.int64),
-                mentions=mentions,
-                features=numpy.zeros((0, 0, 0), dtype=numpy.float32),
-                mask=numpy.zeros((0, 0), dtype=bool),
-                alias_index=numpy.zeros((0, 0), dtype=numpy.int64),
-            )
-        )
+        initialize_model(self._require_model(), get_examples, self.name)
         self.rebuild_embeddings(progress=True)
 
     def set_kb(self, kb: KnowledgeBase) -> None:
@@ -705,9 +565,7 @@ class EntityNormalizer(Pipe):
         self.kb = kb
         self.index = self._build_index(kb)
         # The trained mode embeds the new KB's aliases when it next needs them.
-        self.alias_embeddings = None
-        self._joiner = None
-        self._harvest_free = None
+        self._ranking.reset()
 
     def _build_index(self, kb: KnowledgeBase) -> CandidateIndex:
         """The candidate index of a KB with this component's settings."""
@@ -725,24 +583,13 @@ class EntityNormalizer(Pipe):
         exclude (Iterable[str]): Fields to leave out ("cfg", "kb", "model").
         RETURNS (bytes): The data.
         """
-        data: Dict[str, Any] = {}
-        if "cfg" not in exclude:
-            data["cfg"] = self.cfg
-        if "kb" not in exclude and self.index is not None and self.kb is not None:
-            data["kb"] = self.kb.to_dict()
-            data["index"] = self.index.to_dict()
-        if self.model is not None and "model" not in exclude:
-            data["model"] = self.model.to_bytes()
-            embeddings = self._current_embeddings()
-            if embeddings is not None:
-                data["alias_embeddings"] = embeddings.to_list()
-        return srsly.msgpack_dumps(data)
+        return storage.to_bytes(self, exclude=exclude)
 
     def _current_embeddings(self) -> Optional[AliasEmbeddings]:
         """The alias embeddings to save: recomputed if the encoder changed since."""
-        if self.model is not None and self.index is not None and self._embeddings_stale:
-            self.rebuild_embeddings()
-        return self.alias_embeddings
+        if self.model is None:
+            return None
+        return self._ranking.current_embeddings(self.model, self.index)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "EntityNormalizer":
         """Load the component from bytes.
@@ -752,35 +599,7 @@ class EntityNormalizer(Pipe):
         RETURNS (EntityNormalizer): The component.
         RAISES (ValueError): If the data is damaged; nothing is changed then.
         """
-        try:
-            data = srsly.msgpack_loads(bytes_data)
-        except Exception as err:  # msgpack raises many types on damaged input
-            raise ModelDataError(
-                f"entity_normalizer '{self.name}': cannot read the saved data ({type(err).__name__}: {err}). {FIX}"
-            ) from None
-        if not isinstance(data, dict):
-            raise ModelDataError(f"entity_normalizer '{self.name}': the saved data is not a mapping. {FIX}")
-        cfg = None
-        if "cfg" in data and "cfg" not in exclude:
-            cfg = self._checked_cfg(data["cfg"], "the saved settings")
-        kb = index = None
-        if "kb" not in exclude:
-            if ("kb" in data) != ("index" in data):
-                raise ModelDataError(
-                    f"entity_normalizer '{self.name}': the saved data has a knowledge base without its "
-                    f"index or the reverse. {FIX}"
-                )
-            if "kb" in data:
-                kb = KnowledgeBase.from_dict(data["kb"])
-                index = CandidateIndex.from_dict(data["index"], kb)
-        embeddings = None
-        if self.model is not None and "model" not in exclude and "model" in data:
-            self.model.from_bytes(data["model"])
-            if "alias_embeddings" in data:
-                raw, shape = data["alias_embeddings"]
-                vectors = numpy.frombuffer(raw, dtype=numpy.float16).reshape(shape)
-                embeddings = AliasEmbeddings.checked(vectors, kb.n_aliases if kb is not None else None, "the saved data")
-        return self._loaded(cfg, kb, index, embeddings)
+        return storage.from_bytes(self, bytes_data, exclude=exclude)
 
     def _loaded(
         self,
@@ -795,29 +614,10 @@ class EntityNormalizer(Pipe):
             self._set_rules()
         if kb is not None:
             self.kb, self.index = kb, index
-            self._joiner = None
+            self._ranking.joiner = None
         if embeddings is not None:
-            self.alias_embeddings, self._embeddings_stale, self._joiner = embeddings, False, None
+            self._ranking.set_embeddings(embeddings)
         return self
-
-    def _checked_cfg(self, cfg: Any, where: str) -> Dict[str, Any]:
-        """Settings read from a saved cfg, checked as the factory checks them."""
-        if not isinstance(cfg, dict):
-            raise ModelDataError(f"entity_normalizer '{self.name}': {where} is not a mapping of settings. {FIX}")
-        cfg = upgrade_settings(cfg)
-        cfg.pop(_SAVED_KB, None)
-        unknown = sorted(set(cfg) - set(self.cfg))
-        if unknown:
-            raise ModelDataError(f"entity_normalizer '{self.name}': {where} has unknown settings {unknown}. {FIX}")
-        try:
-            merged = {**self.cfg, **cfg}
-            checked = EntityNormalizer(self.vocab, self.name, scorer=self.scorer, **merged).cfg
-        except (TypeError, ValueError, re.error) as err:
-            raise ModelDataError(f"entity_normalizer '{self.name}': invalid settings in {where}: {err}. {FIX}") from None
-        type_map = checked["type_map"]
-        if not all(isinstance(k, str) and all(isinstance(t, str) for t in v) for k, v in type_map.items()):
-            raise ModelDataError(f"entity_normalizer '{self.name}': {where}: type_map must map labels to lists of types. {FIX}")
-        return checked
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
         """Save to a directory: ``cfg``, ``kb/`` and ``index/`` (whenever a KB
@@ -826,23 +626,7 @@ class EntityNormalizer(Pipe):
         path (Union[str, Path]): The directory.
         exclude (Iterable[str]): Fields to leave out ("cfg", "kb").
         """
-        path = Path(path)
-        saved_kb = self.kb is not None and self.index is not None and "kb" not in exclude
-        serialize: Dict[str, Callable[[Path], None]] = {
-            "cfg": lambda p: srsly.write_json(p, {**self.cfg, _SAVED_KB: saved_kb}),
-        }
-        if saved_kb:
-            kb, index = self.kb, self.index
-            serialize["kb"] = lambda p: kb.to_disk(p)  # type: ignore[union-attr]
-            serialize["index"] = lambda p: index.to_disk(p)  # type: ignore[union-attr]
-        model = self.model
-        if model is not None:
-            serialize["model"] = lambda p: model.to_disk(p)
-            embeddings = self._current_embeddings() if saved_kb else None
-            if embeddings is not None:
-                serialize[_EMBEDDINGS] = lambda p: embeddings.to_disk(p)
-        util.to_disk(path, serialize, exclude)
-        write_checksums(path, [name for name in ("cfg", "kb", "index", "model", _EMBEDDINGS) if name not in exclude])
+        storage.to_disk(self, path, exclude=exclude)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "EntityNormalizer":
         """Load from a directory written by :meth:`to_disk`.
@@ -853,95 +637,4 @@ class EntityNormalizer(Pipe):
         RAISES (ValueError): If a file is missing, damaged or invalid (naming
             it); nothing is changed then.
         """
-        path = Path(path)
-        exclude = tuple(exclude)
-        verify_checksums(path, f"entity_normalizer '{self.name}'", exclude)
-        cfg = None
-        saved_kb = None
-        if "cfg" not in exclude and (path / "cfg").exists():
-            try:
-                raw = srsly.read_json(path / "cfg")
-            except Exception as err:  # the JSON readers raise several types
-                raise ModelDataError(f"entity_normalizer '{self.name}': cannot read {path / 'cfg'} ({err}). {FIX}") from None
-            if isinstance(raw, dict):
-                saved_kb = raw.get(_SAVED_KB)
-            cfg = self._checked_cfg(raw, str(path / "cfg"))
-        kb = index = None
-        if "kb" not in exclude and saved_kb is not False:
-            # saved_kb False: saved without a KB (folders left from an older save are stale).
-            has_kb, has_index = (path / "kb").exists(), (path / "index").exists()
-            if (saved_kb or has_kb or has_index) and not (has_kb and has_index):
-                missing = path / ("kb" if not has_kb else "index")
-                raise ModelDataError(
-                    f"entity_normalizer '{self.name}': {missing} is missing: the component was saved "
-                    "with a knowledge base and its candidate index. Re-save the pipeline, or "
-                    f"re-initialize it with [initialize.components.{self.name}.kb_loader]."
-                )
-            if has_kb and has_index:
-                kb = KnowledgeBase.from_disk(path / "kb")
-                index = CandidateIndex.from_disk(path / "index", kb)
-        embeddings = None
-        if self.model is not None and "model" not in exclude:
-            if not (path / "model").exists():
-                raise ModelDataError(
-                    f"entity_normalizer '{self.name}': {path / 'model'} is missing: the component has a "
-                    "model (its config sets one), but was saved without it. Train it with `spacy train`, "
-                    f"or set [components.{self.name}] model = null for the string-only normalizer."
-                )
-            self.model.from_disk(path / "model")
-            if (path / _EMBEDDINGS).exists():
-                n_pairs = kb.n_aliases if kb is not None else None
-                embeddings = AliasEmbeddings.from_disk(path / _EMBEDDINGS, n_pairs)
-        return self._loaded(cfg, kb, index, embeddings)
-
-
-def create_kb_loader(
-    path: str, format: str = "auto", columns: Optional[Dict[str, str]] = None
-) -> Callable[[Vocab], KnowledgeBase]:
-    """``spacy-crf-ner.load_kb.v1`` (registered by its entry point): the KB loader of
-    ``[initialize.components.entity_normalizer.kb_loader]``.
-
-    path (str): A directory written by ``build-kb`` / ``KnowledgeBase.to_disk``, or a
-        JSONL, TSV or CSV file.
-    format (str): For files: "jsonl", "tsv", "csv" or "auto" (from the suffix).
-    columns (Optional[Dict[str, str]]): For tables: field -> header name.
-    RETURNS (Callable[[Vocab], KnowledgeBase]): The loader.
-    """
-
-    def load(vocab: Vocab) -> KnowledgeBase:
-        p = Path(path)
-        if p.is_dir():
-            return KnowledgeBase.from_disk(p)
-        if not p.exists():
-            raise FileNotFoundError(
-                f"spacy-crf-ner.load_kb.v1: no knowledge base at {path}. Give a KB file "
-                "(JSONL/TSV/CSV) or a directory made by `python -m spacy_crf_ner build-kb`."
-            )
-        return KnowledgeBase.from_file(p, format=format, columns=columns)
-
-    return load
-
-
-def _softmax(scores: numpy.ndarray, mask: Optional[numpy.ndarray]) -> numpy.ndarray:
-    """Row-wise softmax; entries outside ``mask`` get probability 0."""
-    scores = numpy.asarray(scores, dtype=numpy.float64)
-    if mask is not None:
-        scores = numpy.where(mask, scores, -numpy.inf)
-    if scores.shape[1] == 0:
-        return scores
-    top = scores.max(axis=1, keepdims=True)
-    top[~numpy.isfinite(top)] = 0.0
-    exp = numpy.exp(scores - top)
-    return exp / numpy.maximum(exp.sum(axis=1, keepdims=True), 1e-300)
-
-
-def _select_rows(X: RankerInput, keep: numpy.ndarray) -> RankerInput:
-    """The model input for the mentions where ``keep`` is True (all docs stay:
-    a listener needs the batch it was given)."""
-    return X._replace(
-        spans=X.spans[keep],
-        mentions=[m for m, k in zip(X.mentions, keep.tolist()) if k],
-        features=X.features[keep],
-        mask=X.mask[keep],
-        alias_index=X.alias_index[keep],
-    )
+        return storage.from_disk(self, path, exclude=exclude)

@@ -238,7 +238,7 @@ def test_trains_also_on_the_kb_without_harvested_aliases(kb_path):
     examples = [example(nlp, t, m, q) for t in TEMPLATES for m, q in MENTIONS]
     nlp.initialize(lambda: examples)
     n_loaded = sum(1 + len(r.get("aliases", [])) for r in KB_RECORDS)
-    index, _ = norm._harvest_free
+    index, _ = norm._ranking.harvest_free
     assert index.kb.n_aliases == n_loaded < norm.kb.n_aliases
     assert "Big Blue" in norm.kb.alias_texts and "Big Blue" not in index.kb.alias_texts
     seen = set()
