@@ -35,41 +35,51 @@ def string_keys(text: str, ngram_sizes: Sequence[int]) -> numpy.ndarray:
 
 def featurize_strings(ngram_sizes: Sequence[int]) -> Model[List[str], Ragged]:
     """A layer from strings to their hashed feature keys, one segment per string."""
-    cache: Dict[str, numpy.ndarray] = {}
-    sizes = tuple(ngram_sizes)
+    return Model("string_features", _featurize_forward, attrs={"ngram_sizes": list(ngram_sizes)})
 
-    def forward(model: Model, texts: List[str], is_train: bool) -> Tuple[Ragged, Callable]:
-        arrays = []
-        for text in texts:
-            keys = cache.get(text)
-            if keys is None:
-                keys = string_keys(text, sizes)
-                if len(cache) >= _CACHE_SIZE:
-                    cache.clear()
-                cache[text] = keys
-            arrays.append(keys)
-        lengths = numpy.asarray([len(a) for a in arrays], dtype="int32")
-        data = numpy.concatenate(arrays) if arrays else numpy.zeros((0,), dtype=numpy.uint64)
-        ops: Any = model.ops
-        ragged = Ragged(ops.asarray(data), ops.asarray1i(lengths))
-        return ragged, lambda d_ragged: []
 
-    return Model("string_features", forward, attrs={"ngram_sizes": list(sizes)})
+# Feature keys of recently seen strings, per n-gram setting: aliases and
+# mentions repeat. Module-level (not a closure of the layer) so that the
+# model pickles, as worker processes under spawn need.
+_KEY_CACHES: Dict[Tuple[int, ...], Dict[str, numpy.ndarray]] = {}
+
+
+def _featurize_forward(model: Model, texts: List[str], is_train: bool) -> Tuple[Ragged, Callable]:
+    sizes = tuple(model.attrs["ngram_sizes"])
+    cache = _KEY_CACHES.setdefault(sizes, {})
+    arrays = []
+    for text in texts:
+        keys = cache.get(text)
+        if keys is None:
+            keys = string_keys(text, sizes)
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[text] = keys
+        arrays.append(keys)
+    lengths = numpy.asarray([len(a) for a in arrays], dtype="int32")
+    data = numpy.concatenate(arrays) if arrays else numpy.zeros((0,), dtype=numpy.uint64)
+    ops: Any = model.ops
+    ragged = Ragged(ops.asarray(data), ops.asarray1i(lengths))
+    return ragged, _no_gradient
+
+
+def _no_gradient(d_ragged: Ragged) -> List[str]:
+    return []
 
 
 def unit_length() -> Model[Floats2d, Floats2d]:
     """A layer that scales each row to unit length."""
+    return Model("unit_length", _unit_length_forward)
 
-    def forward(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callable]:
-        norms = model.ops.xp.sqrt((X * X).sum(axis=1, keepdims=True)) + 1e-8
-        Y = X / norms
 
-        def backprop(dY: Floats2d) -> Floats2d:
-            return (dY - Y * (Y * dY).sum(axis=1, keepdims=True)) / norms
+def _unit_length_forward(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callable]:
+    norms = model.ops.xp.sqrt((X * X).sum(axis=1, keepdims=True)) + 1e-8
+    Y = X / norms
 
-        return Y, backprop
+    def backprop(dY: Floats2d) -> Floats2d:
+        return (dY - Y * (Y * dY).sum(axis=1, keepdims=True)) / norms
 
-    return Model("unit_length", forward)
+    return Y, backprop
 
 
 def build_string_encoder(

@@ -126,6 +126,17 @@ def test_save_load_roundtrip(trained, kb_path, tmp_path):
     assert [link(from_bytes, text, m) for m in ("Big Blue", "Microsoft")] == expected
 
 
+def test_trained_pipeline_pickles(trained):
+    """Worker processes started by spawn receive the pipeline pickled."""
+    import pickle
+
+    nlp, _ = trained
+    text = "Yesterday Big Blue and Microsoft announced results."
+    expected = [link(nlp, text, m) for m in ("Big Blue", "Microsoft")]
+    copy = pickle.loads(pickle.dumps(nlp))
+    assert [link(copy, text, m) for m in ("Big Blue", "Microsoft")] == expected
+
+
 def test_model_null_is_the_string_normalizer(kb_path, tmp_path):
     nlp = make_nlp(kb_path, model=False)
     norm = nlp.get_pipe("entity_normalizer")
