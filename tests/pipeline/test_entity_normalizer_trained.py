@@ -137,6 +137,39 @@ def test_trained_pipeline_pickles(trained):
     assert [link(copy, text, m) for m in ("Big Blue", "Microsoft")] == expected
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_trained_pipeline_in_worker_processes(trained, tmp_path, method):
+    """A trained normalizer loaded from disk links in worker processes as in one."""
+    import multiprocessing
+
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} on this platform")
+    nlp, _ = trained
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+
+    def docs():
+        for template in ("Yesterday {} announced results.", "Shares of {} fell."):
+            for mention, _ in MENTIONS:
+                text = template.format(mention)
+                doc = loaded.make_doc(text)
+                start = text.index(mention)
+                doc.ents = [doc.char_span(start, start + len(mention), label="ORG")]
+                yield doc
+
+    def links(stream):
+        return [[(e.kb_id_, [tuple(c) for c in e._.kb_candidates]) for e in doc.ents] for doc in stream]
+
+    one = links(loaded.pipe(docs()))
+    assert sum(kb_id != "" for doc in one for kb_id, _ in doc) >= 5
+    previous = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method(method, force=True)
+    try:
+        assert links(loaded.pipe(docs(), n_process=2, batch_size=3)) == one
+    finally:
+        multiprocessing.set_start_method(previous, force=True)
+
+
 def test_model_null_is_the_string_normalizer(kb_path, tmp_path):
     nlp = make_nlp(kb_path, model=False)
     norm = nlp.get_pipe("entity_normalizer")
