@@ -23,7 +23,7 @@ from .alias_embeddings import AliasEmbeddings
 
 JOINED_FEATURES = (*FEATURES, "rule_score", "from_sparse", "from_dense")
 N_JOINED = len(JOINED_FEATURES)
-_RULE, _SPARSE, _DENSE = len(FEATURES), len(FEATURES) + 1, len(FEATURES) + 2
+_RULE, FROM_SPARSE, FROM_DENSE = len(FEATURES), len(FEATURES) + 1, len(FEATURES) + 2
 
 
 class JoinedCandidates(NamedTuple):
@@ -124,7 +124,7 @@ class CandidateJoiner:
                 row[: len(FEATURES)] = f
                 row[PRIOR_COUNT] = numpy.log1p(f[PRIOR_COUNT])
                 row[_RULE] = s
-                row[_SPARSE] = 1.0
+                row[FROM_SPARSE] = 1.0
                 ents.append(int(e))
                 pairs.append(int(p))
                 feats.append(row)
@@ -133,13 +133,13 @@ class CandidateJoiner:
                 e = int(self.pair_entities[p])
                 col = seen.get(e)
                 if col is not None:
-                    feats[col][_DENSE] = 1.0
+                    feats[col][FROM_DENSE] = 1.0
                     continue
                 seen[e] = len(ents)
                 ents.append(e)
                 pairs.append(p)
                 row = numpy.zeros(N_JOINED, dtype=numpy.float32)
-                row[_DENSE] = 1.0
+                row[FROM_DENSE] = 1.0
                 feats.append(row)
                 cosine_jobs.append((i, len(ents) - 1, p))
             if golds is not None and golds[i]:

@@ -15,7 +15,7 @@ from thinc.api import Model
 
 from ..kb.index import CandidateIndex
 from .alias_embeddings import AliasEmbeddings
-from .candidates import CandidateJoiner, JoinedCandidates
+from .candidates import FROM_DENSE, FROM_SPARSE, CandidateJoiner, JoinedCandidates
 from .ranker import RankerInput, RankerOutput
 
 # A mention's candidates, best first, as (id, score, alias) tuples.
@@ -257,9 +257,14 @@ def ranking_loss(ops: Any, scores: RankerOutput, gold: numpy.ndarray, inputs: Ra
     n = max(len(gold), 1)
     rows = numpy.arange(len(gold))
     probs = softmax(ops.to_numpy(scores.scores), inputs.mask)
-    loss = float(-numpy.log(probs[rows, gold] + 1e-12).sum() / n)
+    # A gold candidate that neither search found was added for the retrieval
+    # term; ranking it would teach the scorer that candidates from no search
+    # are right, which never happens at prediction time.
+    found = inputs.features[rows, gold][:, [FROM_SPARSE, FROM_DENSE]].any(axis=1)
+    loss = float(-numpy.log(probs[rows, gold] + 1e-12)[found].sum() / n)
     d_scores = probs
     d_scores[rows, gold] -= 1.0
+    d_scores[~found] = 0.0
     d_retrieval = None
     if scores.retrieval is not None:
         r_probs = softmax(ops.to_numpy(scores.retrieval), None)
