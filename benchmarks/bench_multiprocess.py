@@ -12,11 +12,16 @@ training set's entity names). Then, in fresh processes:
   between rounds), on two sets: 6,000 sentences of the training file
   (batches of 64), and the dev set's 216 articles (one document per
   -DOCSTART-, about 240 words each) four times over (batches of 8). Reported: docs/s
-  (median over rounds) and the ratio n_process=2 / one process, per round.
+  (median over rounds) and the ratio n_process=2 / one process, per round;
+  and where the CPU time goes, in ms per doc: the one process; with
+  n_process=2, the workers (annotation and `Doc.to_bytes`) and the parent
+  (sending texts, `Doc.from_bytes`). On 2 cores the ratio cannot exceed
+  2 x (1 process) / (workers + parent).
   Each pipeline is also run with `SPACY_CRF_NER_MSGPACK_CACHE=0`, which
   shows what srsly's per-call registry look-up cost before the cache
   (spacy_crf_ner/multiprocess.py).
-* **Cold start**: a new process imports spaCy, loads the pipeline and
+* **Cold start** (each pipeline, spaCy's `ner` included as the reference):
+  a new process imports spaCy, loads the pipeline and
   annotates one sentence, with an empty numba cache folder, then again with
   the folder the first run filled; in this interpreter's environment and in
   that of each interpreter given to --cold-python (e.g. a virtual environment with only
@@ -38,7 +43,7 @@ from _common import REPO, conll_training, machine, train_all, write_json
 
 CHILD = textwrap.dedent(
     """
-    import json, sys, time
+    import json, os, sys, time
     import spacy
     model, texts_path, order, batch_size = sys.argv[1:5]
     texts = json.load(open(texts_path))
@@ -46,9 +51,12 @@ CHILD = textwrap.dedent(
     list(nlp.pipe(texts[:50]))  # kernels loaded, caches warm
     out = {}
     for n_process in [int(n) for n in order.split(",")]:
-        start = time.perf_counter()
+        before, start = os.times(), time.perf_counter()
         n = sum(1 for _ in nlp.pipe(texts, n_process=n_process, batch_size=int(batch_size)))
-        out[n_process] = n / (time.perf_counter() - start)
+        seconds, after = time.perf_counter() - start, os.times()
+        parent = after.user + after.system - before.user - before.system
+        workers = after.children_user + after.children_system - before.children_user - before.children_system
+        out[n_process] = {"docs_per_s": n / seconds, "parent_cpu_ms": 1000 * parent / n, "worker_cpu_ms": 1000 * workers / n}
     print(json.dumps(out))
     """
 )
@@ -135,7 +143,9 @@ def environment(python: str) -> str:
     return f"with {found.replace(',', ', ')}" if found else "CNN-only install"
 
 
-def throughput(model: Path, texts: Path, order: str, cache: bool, batch_size: int) -> Dict[int, float]:
+def throughput(model: Path, texts: Path, order: str, cache: bool, batch_size: int) -> Dict[int, Dict[str, float]]:
+    """Per number of processes: docs/s, and CPU ms per doc in the parent
+    process and in the worker processes."""
     env = {**os.environ, "SPACY_CRF_NER_MSGPACK_CACHE": "1" if cache else "0"}
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(model), str(texts), order, str(batch_size)],
@@ -206,19 +216,28 @@ def main() -> None:
             batch_size = args.batch_size if s == "sentences" else args.batch_size_articles
             rates = throughput(models[m], sets[s][0], order, c, batch_size)
             raw[f"{s} | {m} | cache {'on' if c else 'off'}"].append(rates)
-            print(f"round {r + 1} {s:9} {m:42} cache {'on ' if c else 'off'} 1: {rates[1]:7.0f} "
-                  f"2: {rates[2]:7.0f} docs/s ratio {rates[2] / rates[1]:.2f} ({time.perf_counter() - start:.0f}s)",
+            one, two = rates[1]["docs_per_s"], rates[2]["docs_per_s"]
+            print(f"round {r + 1} {s:9} {m:42} cache {'on ' if c else 'off'} 1: {one:7.0f} "
+                  f"2: {two:7.0f} docs/s ratio {two / one:.2f} ({time.perf_counter() - start:.0f}s)",
                   file=sys.stderr, flush=True)
     for key, rounds in raw.items():
-        ratios = [x[2] / x[1] for x in rounds]
+        ratios = [x[2]["docs_per_s"] / x[1]["docs_per_s"] for x in rounds]
         results["throughput"][key] = {
-            "docs_per_s_1": statistics.median(x[1] for x in rounds),
-            "docs_per_s_2": statistics.median(x[2] for x in rounds),
+            "docs_per_s_1": statistics.median(x[1]["docs_per_s"] for x in rounds),
+            "docs_per_s_2": statistics.median(x[2]["docs_per_s"] for x in rounds),
             "ratio_median": statistics.median(ratios),
             "ratio_range": [min(ratios), max(ratios)],
+            # Where the CPU time goes (median ms per doc): one process; with
+            # n_process=2, the workers (annotation + Doc.to_bytes) and the parent
+            # (sending texts, Doc.from_bytes).
+            "cpu_ms_per_doc": {
+                "1 process": statistics.median(x[1]["parent_cpu_ms"] for x in rounds),
+                "n_process=2 workers": statistics.median(x[2]["worker_cpu_ms"] for x in rounds),
+                "n_process=2 parent": statistics.median(x[2]["parent_cpu_ms"] for x in rounds),
+            },
         }
     for python in [sys.executable, *args.cold_python]:
-        for m in ("crf_ner", "crf_tagger + crf_ner + entity_normalizer"):
+        for m in models:
             runs_cold = []
             for _ in range(args.cold_rounds):
                 with tempfile.TemporaryDirectory() as cache_dir:
@@ -231,12 +250,15 @@ def main() -> None:
     results["sets"] = {name: {"docs": n, "words_per_doc": round(w, 1)} for name, (_, n, w) in sets.items()}
 
     print(f"# nlp.pipe: one process vs n_process=2 — {machine()}\n")
-    print("| texts | pipeline | msgpack cache | 1 process docs/s | n_process=2 docs/s | ratio (median, range) |")
-    print("|---|---|---|---:|---:|---|")
+    print("| texts | pipeline | msgpack cache | 1 process docs/s | n_process=2 docs/s | ratio (median, range) "
+          "| CPU ms/doc: 1 process | n_process=2 workers | parent |")
+    print("|---|---|---|---:|---:|---|---:|---:|---:|")
     for key, r in results["throughput"].items():
         s, m, c = key.split(" | ")
+        cpu = r["cpu_ms_per_doc"]
         print(f"| {s} | {m} | {c.split()[-1]} | {r['docs_per_s_1']:,.0f} | {r['docs_per_s_2']:,.0f} | "
-              f"{r['ratio_median']:.2f} ({r['ratio_range'][0]:.2f}–{r['ratio_range'][1]:.2f}) |")
+              f"{r['ratio_median']:.2f} ({r['ratio_range'][0]:.2f}–{r['ratio_range'][1]:.2f}) | "
+              f"{cpu['1 process']:.3f} | {cpu['n_process=2 workers']:.3f} | {cpu['n_process=2 parent']:.3f} |")
     print("\n| pipeline | environment | numba cache | import spaCy s | load s | first doc s | total s |")
     print("|---|---|---|---:|---:|---:|---:|")
     for key, kinds in results["cold_start"].items():
