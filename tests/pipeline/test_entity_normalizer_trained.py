@@ -292,3 +292,61 @@ def test_trains_also_on_the_kb_without_harvested_aliases(kb_path):
         X, gold = norm._training_batch([examples[0]])
         assert (gold >= 0).all()
     assert seen == {n_loaded, norm.kb.n_aliases}
+
+
+def test_context_from_a_shared_transformer(kb_path, tmp_path, tiny_transformer):
+    """The ranker's context encoder can be a listener on the pipeline's
+    transformer: `spacy train` trains both, and the pipeline links."""
+    from spacy.cli.train import train as spacy_train
+    from spacy.tokens import DocBin
+    from spacy.util import load_config
+    from thinc.api import Config
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    config = load_config(configs / "normalizer_cnn.cfg")
+    transformer = load_config(configs / "pipeline_trf.cfg")["components"]["transformer"]
+    del config["components"]["tok2vec"]
+    config["components"]["transformer"] = transformer
+    config["nlp"]["pipeline"] = ["transformer", "entity_normalizer"]
+    config["components"]["entity_normalizer"]["model"]["tok2vec"] = {
+        "@architectures": "spacy-transformers.TransformerListener.v1",
+        "grad_factor": 1.0,
+        "upstream": "transformer",
+        "pooling": {"@layers": "spacy-crf-ner.subword_pooling.v1", "mode": "mean"},
+    }
+    config["paths"]["transformer"] = str(tiny_transformer)
+    Config(config).to_disk(tmp_path / "config.cfg")
+
+    nlp = spacy.blank("en")
+    examples = [example(nlp, t, m, q) for t in TEMPLATES for m, q in MENTIONS]
+    DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(tmp_path / "train.spacy")
+    spacy_train(
+        tmp_path / "config.cfg",
+        tmp_path / "out",
+        overrides={
+            "paths.train": str(tmp_path / "train.spacy"),
+            "paths.dev": str(tmp_path / "train.spacy"),
+            "paths.kb": str(kb_path),
+            "training.max_steps": 30,
+            "training.eval_frequency": 15,
+            "components.entity_normalizer.harvest_aliases": True,
+            "components.entity_normalizer.model.width": 32,
+        },
+    )
+    trained = spacy.load(tmp_path / "out" / "model-last")
+    assert trained.pipe_names == ["transformer", "entity_normalizer"]
+    assert list(trained.get_pipe("transformer").listener_map) == ["entity_normalizer"]
+    # The context's gradients reached the shared transformer.
+    import torch
+    from transformers import BertModel
+
+    before = BertModel.from_pretrained(str(tiny_transformer)).state_dict()
+    after = trained.get_pipe("transformer").model.transformer.state_dict()
+    changed = [k for k, v in before.items() if k in after and not torch.equal(v, after[k])]
+    assert changed
+    text = "Yesterday Big Blue announced results."
+    doc = trained.make_doc(text)
+    doc.ents = [doc.char_span(text.index("Big Blue"), text.index("Big Blue") + 8, label="ORG")]
+    for _, proc in trained.pipeline:
+        doc = proc(doc)
+    assert doc.ents[0].kb_id_ == "Q1"
