@@ -217,16 +217,14 @@ def test_errors_name_the_component_and_the_fix(kb_path, tmp_path):
         make_nlp(kb_path).get_pipe("entity_normalizer").from_disk(tmp_path / "string_only")
 
 
-def test_trains_from_config_with_spacy_train(kb_path, tmp_path):
-    if not registry.has("architectures", "spacy-crf-ner.CandidateRanker.v1"):
-        pytest.fail("spacy-crf-ner.CandidateRanker.v1 is not registered: reinstall the package (pip install -e .)")
+def train_config(config, kb_path, tmp_path, steps, **overrides):
+    """`spacy train` a config on the MENTIONS examples into tmp_path / "out"."""
     from spacy.cli.train import train as spacy_train
     from spacy.tokens import DocBin
 
     nlp = spacy.blank("en")
     examples = [example(nlp, t, m, q) for t in TEMPLATES for m, q in MENTIONS]
     DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(tmp_path / "train.spacy")
-    config = Path(__file__).resolve().parents[2] / "configs" / "normalizer_cnn.cfg"
     spacy_train(
         config,
         tmp_path / "out",
@@ -234,12 +232,22 @@ def test_trains_from_config_with_spacy_train(kb_path, tmp_path):
             "paths.train": str(tmp_path / "train.spacy"),
             "paths.dev": str(tmp_path / "train.spacy"),
             "paths.kb": str(kb_path),
-            "training.max_steps": 40,
-            "training.eval_frequency": 20,
-            "components.entity_normalizer.harvest_aliases": False,
-            "components.tok2vec.model.width": 32,
+            "training.max_steps": steps,
+            "training.eval_frequency": steps // 2,
             "components.entity_normalizer.model.width": 32,
+            **overrides,
         },
+    )
+
+
+def test_trains_from_config_with_spacy_train(kb_path, tmp_path):
+    if not registry.has("architectures", "spacy-crf-ner.CandidateRanker.v1"):
+        pytest.fail("spacy-crf-ner.CandidateRanker.v1 is not registered: reinstall the package (pip install -e .)")
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "normalizer_cnn.cfg"
+    train_config(
+        config, kb_path, tmp_path, steps=40,
+        **{"components.entity_normalizer.harvest_aliases": False, "components.tok2vec.model.width": 32},
     )
     def link_with(model_dir, text, mention):
         trained = spacy.load(model_dir)
@@ -297,8 +305,6 @@ def test_trains_also_on_the_kb_without_harvested_aliases(kb_path):
 def test_context_from_a_shared_transformer(kb_path, tmp_path, tiny_transformer):
     """The ranker's context encoder can be a listener on the pipeline's
     transformer: `spacy train` trains both, and the pipeline links."""
-    from spacy.cli.train import train as spacy_train
-    from spacy.tokens import DocBin
     from spacy.util import load_config
     from thinc.api import Config
 
@@ -317,22 +323,7 @@ def test_context_from_a_shared_transformer(kb_path, tmp_path, tiny_transformer):
     config["paths"]["transformer"] = str(tiny_transformer)
     Config(config).to_disk(tmp_path / "config.cfg")
 
-    nlp = spacy.blank("en")
-    examples = [example(nlp, t, m, q) for t in TEMPLATES for m, q in MENTIONS]
-    DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(tmp_path / "train.spacy")
-    spacy_train(
-        tmp_path / "config.cfg",
-        tmp_path / "out",
-        overrides={
-            "paths.train": str(tmp_path / "train.spacy"),
-            "paths.dev": str(tmp_path / "train.spacy"),
-            "paths.kb": str(kb_path),
-            "training.max_steps": 30,
-            "training.eval_frequency": 15,
-            "components.entity_normalizer.harvest_aliases": True,
-            "components.entity_normalizer.model.width": 32,
-        },
-    )
+    train_config(tmp_path / "config.cfg", kb_path, tmp_path, steps=30, **{"components.entity_normalizer.harvest_aliases": True})
     trained = spacy.load(tmp_path / "out" / "model-last")
     assert trained.pipe_names == ["transformer", "entity_normalizer"]
     assert list(trained.get_pipe("transformer").listener_map) == ["entity_normalizer"]
