@@ -9,7 +9,9 @@ search, from the dense search. Candidates only the dense search found get
 the string evidence that is cheap to compute for one pair: TF-IDF cosine,
 exact and word-order match, prior count.
 In training the gold entity is added to a row that lacks it (through its
-alias nearest to the mention), so that the softmax always has its target.
+alias nearest to the mention), so that the retrieval loss has the gold alias;
+such a candidate comes from neither search (both flags 0), and the ranking
+loss leaves it out (see ``trained.ranking_loss``).
 """
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set
 
